@@ -1,0 +1,1 @@
+"""GolemPipeline operator (kopf): reconciles the pipeline CRD into KServe InferenceServices."""

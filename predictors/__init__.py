@@ -1,0 +1,1 @@
+"""The golems — Scribe, Interpreter, Oracle — as KServe models, each with pluggable backends."""

@@ -1,0 +1,187 @@
+"""What every golem shares: a KServe `Model` whose work is done by a pluggable backend.
+
+A golem runs in-process (`golem.run(batch)`, used by `golem run` and the monolith) or behind a KServe
+ModelServer (`preprocess → predict → postprocess`); both paths call the same backend with a batch, so the
+served and the in-process answers cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import kserve
+
+from golemline.errors import InvalidInput
+from golemline.modelref import resolve, weight_bytes, weight_files
+from golemline.settings import GolemSpec, Settings
+
+RequestT = TypeVar("RequestT")
+ResultT = TypeVar("ResultT")
+
+
+def compression_ratio(text: str) -> float:
+    """Bytes of text over bytes of its zlib compression: >2.4 means repetitive (a typical hallucination)."""
+    raw = text.encode("utf-8")
+    return len(raw) / len(zlib.compress(raw)) if raw else 0.0
+
+
+def torch_dtype(name: str) -> Any:
+    import torch
+
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}[name]
+
+
+def torch_module_bytes(module: Any) -> int:
+    """Bytes held by a torch module's parameters and buffers: its resident footprint on the device."""
+    tensors = list(module.parameters()) + list(module.buffers())
+    seen: set[int] = set()
+    total = 0
+    for tensor in tensors:
+        if tensor.data_ptr() in seen:  # tied weights (GPT-2 lm_head = wte) count once
+            continue
+        seen.add(tensor.data_ptr())
+        total += tensor.numel() * tensor.element_size()
+    return total
+
+
+def quantize_int8_cpu(module: Any) -> Any:
+    """Dynamic int8 quantization of Linear layers, the CPU path of "lighter models"."""
+    import torch
+
+    return torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+class Backend(ABC, Generic[RequestT, ResultT]):
+    """One way of running a golem's model. Subclasses load weights from a local directory."""
+
+    def __init__(self, model_dir: Path, settings: Settings) -> None:
+        self.model_dir = model_dir
+        self.settings = settings
+        self.device = settings.resolved_device
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load weights onto the device."""
+
+    @abstractmethod
+    def unload(self) -> None:
+        """Drop every reference to the weights (the golem then collects garbage and empties caches)."""
+
+    @abstractmethod
+    def run(self, batch: list[RequestT]) -> list[ResultT]:
+        """Run one batched pass; results in request order."""
+
+    @abstractmethod
+    def memory_bytes(self) -> int:
+        """Bytes the loaded weights occupy on the device."""
+
+    def prefetch(self) -> None:
+        """Bring the weight files into host memory (page cache) so the next load is not disk-bound."""
+        for path in weight_files(self.model_dir):
+            with path.open("rb") as handle:
+                while handle.read(1 << 24):
+                    pass
+
+
+BackendFactory = Callable[[Path, Settings], Backend[Any, Any]]
+
+
+class Golem(kserve.Model, Generic[RequestT, ResultT]):
+    """A golem: a named KServe model with one backend, loadable and unloadable at will."""
+
+    stage: ClassVar[str]
+    backends: ClassVar[dict[str, BackendFactory]]
+
+    def __init__(self, settings: Settings, name: str | None = None) -> None:
+        super().__init__(name or self.stage)
+        self.settings = settings
+        self.spec: GolemSpec = settings.golems[self.stage]
+        if self.spec.backend not in self.backends:
+            raise InvalidInput(f"{self.stage}: unknown backend {self.spec.backend!r}")
+        self._backend: Backend[RequestT, ResultT] | None = None
+        self._model_dir: Path | None = None
+        self.last_load_seconds = 0.0
+        self.last_unload_seconds = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    @property
+    def model_dir(self) -> Path:
+        """Where the weights are; resolving it raises ModelNotFound with instructions when they are not."""
+        if self._model_dir is None:
+            self._model_dir = resolve(self.spec.model)
+        return self._model_dir
+
+    def estimated_bytes(self) -> int:
+        """Footprint known before loading: measured once loaded, weight files on disk before that."""
+        if self._backend is not None:
+            return self._backend.memory_bytes()
+        return weight_bytes(self.model_dir)
+
+    def load(self) -> bool:
+        if self._backend is None:
+            started = time.perf_counter()
+            backend = self.backends[self.spec.backend](self.model_dir, self.settings)
+            backend.load()
+            self._backend = backend
+            self.last_load_seconds = time.perf_counter() - started
+        self.ready = True
+        return self.ready
+
+    def unload(self) -> None:
+        """Banish: drop the weights, collect garbage and hand cached device memory back."""
+        started = time.perf_counter()
+        if self._backend is not None:
+            self._backend.unload()
+            self._backend = None
+        self.ready = False
+        gc.collect()
+        if self.settings.resolved_device == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
+        self.last_unload_seconds = time.perf_counter() - started
+
+    def prefetch(self) -> None:
+        backend_cls = self.backends[self.spec.backend]
+        backend_cls(self.model_dir, self.settings).prefetch()
+
+    @property
+    def loaded(self) -> bool:
+        return self._backend is not None
+
+    def memory_bytes(self) -> int:
+        return self._backend.memory_bytes() if self._backend is not None else 0
+
+    def run(self, batch: list[RequestT]) -> list[ResultT]:
+        """In-process inference on a batch of typed requests (the golem must be loaded)."""
+        if self._backend is None:
+            raise RuntimeError(f"{self.name} is not loaded: call load() first (the lifecycle manager does)")
+        return self._backend.run(batch)
+
+    # -- KServe hooks (V1: {"instances": [...]}) ------------------------------------------------------------
+    @abstractmethod
+    def parse_instance(self, instance: Any) -> RequestT:
+        """Validate one JSON instance into a typed request, or raise InvalidInput naming the problem."""
+
+    async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
+        if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
+            raise InvalidInput(f"{self.name}: expected a JSON object with an 'instances' list")
+        if not payload["instances"]:
+            raise InvalidInput(f"{self.name}: 'instances' is empty")
+        return [self.parse_instance(instance) for instance in payload["instances"]]
+
+    async def predict(self, payload: Any, headers: dict[str, str] | None = None,
+                      response_headers: dict[str, str] | None = None) -> Any:
+        return self.run(payload)
+
+    async def postprocess(self, result: Any, headers: dict[str, str] | None = None,
+                          response_headers: dict[str, str] | None = None) -> Any:
+        return {"predictions": [asdict(r) if is_dataclass(r) and not isinstance(r, type) else r
+                                for r in result]}

