@@ -104,6 +104,21 @@ def weight_bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in weight_files(directory))
 
 
+def safetensors_elements(directory: Path) -> int:
+    """Number of tensor elements in a directory's safetensors files, read from their headers only."""
+    import json
+    import math
+    import struct
+
+    total = 0
+    for path in directory.rglob("*.safetensors"):
+        with path.open("rb") as handle:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(length))
+        total += sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
+    return total
+
+
 def sha256_of(path: Path, on_chunk: Callable[[int], object] | None = None) -> str:
     """SHA-256 of a file, read in chunks (`on_chunk(n)` drives a progress bar)."""
     digest = hashlib.sha256()

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import kserve
 
 from golemline.errors import InvalidInput
-from golemline.modelref import resolve, weight_bytes, weight_files
+from golemline.modelref import resolve, safetensors_elements, weight_bytes, weight_files
 from golemline.settings import GolemSpec, Settings
 
 RequestT = TypeVar("RequestT")
@@ -30,6 +30,9 @@ def compression_ratio(text: str) -> float:
     """Bytes of text over bytes of its zlib compression: >2.4 means repetitive (a typical hallucination)."""
     raw = text.encode("utf-8")
     return len(raw) / len(zlib.compress(raw)) if raw else 0.0
+
+
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
 
 def torch_dtype(name: str) -> Any:
@@ -82,6 +85,16 @@ class Backend(ABC, Generic[RequestT, ResultT]):
     def memory_bytes(self) -> int:
         """Bytes the loaded weights occupy on the device."""
 
+    @classmethod
+    def estimate_bytes(cls, model_dir: Path, settings: Settings) -> int:
+        """Footprint before loading: tensor elements × the configured dtype's size (file bytes otherwise)."""
+        elements = safetensors_elements(model_dir)
+        if not elements:
+            return weight_bytes(model_dir)
+        # int8 on CPU quantizes Linear layers only; embeddings stay fp32, so count fp32 as the upper bound.
+        per_element = 4 if settings.dtype == "int8" else DTYPE_BYTES[settings.dtype]
+        return elements * per_element
+
     def prefetch(self) -> None:
         """Bring the weight files into host memory (page cache) so the next load is not disk-bound."""
         for path in weight_files(self.model_dir):
@@ -122,7 +135,7 @@ class Golem(kserve.Model, Generic[RequestT, ResultT]):
         """Footprint known before loading: measured once loaded, weight files on disk before that."""
         if self._backend is not None:
             return self._backend.memory_bytes()
-        return weight_bytes(self.model_dir)
+        return self.backends[self.spec.backend].estimate_bytes(self.model_dir, self.settings)
 
     def load(self) -> bool:
         if self._backend is None:

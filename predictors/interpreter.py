@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from golemline.predictors.base import Backend, Golem, quantize_int8_cpu, torch_dtype, torch_module_bytes
+
 from golemline.errors import InvalidInput
 from golemline.labels import MAX_LABELS, IntentLabel, labels_from_names
-from golemline.predictors.base import Backend, Golem, quantize_int8_cpu, torch_dtype, torch_module_bytes
 from golemline.settings import Settings
 
 MAX_TEXT_CHARS = 2000

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from golemline.errors import InvalidInput
 from golemline.predictors.base import (
     Backend,
     Golem,
@@ -22,6 +21,8 @@ from golemline.predictors.base import (
     torch_module_bytes,
 )
 from golemline.predictors.prompt import build_prompt
+
+from golemline.errors import InvalidInput
 from golemline.settings import Settings
 
 MAX_PROMPT_CHARS = 2000

@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from golemline.audio import TARGET_RATE, Audio, decode
-from golemline.errors import InvalidInput
 from golemline.predictors.base import (
+    DTYPE_BYTES,
     Backend,
     Golem,
     compression_ratio,
@@ -29,6 +27,10 @@ from golemline.predictors.base import (
     torch_dtype,
     torch_module_bytes,
 )
+
+from golemline.audio import TARGET_RATE, Audio, decode
+from golemline.errors import InvalidInput
+from golemline.memory import cuda_allocated, rss_bytes
 from golemline.settings import Settings
 
 
@@ -60,23 +62,35 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
 
     COMPUTE_TYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "int8"}
 
+    STORED_BYTES = 2  # CTranslate2 Whisper conversions store weights as float16
+
     def __init__(self, model_dir: Path, settings: Settings) -> None:
         super().__init__(model_dir, settings)
         self._model: Any = None
+        self._measured_bytes = 0
+
+    @classmethod
+    def estimate_bytes(cls, model_dir: Path, settings: Settings) -> int:
+        stored = (model_dir / "model.bin").stat().st_size
+        return stored * DTYPE_BYTES[settings.dtype] // cls.STORED_BYTES
 
     def load(self) -> None:
         from faster_whisper import WhisperModel
 
+        before = cuda_allocated()[0] if self.device == "cuda" else rss_bytes()
         self._model = WhisperModel(str(self.model_dir), device=self.device,
                                    compute_type=self.COMPUTE_TYPES[self.settings.dtype],
                                    cpu_threads=self.settings.threads or 0)
+        # CTranslate2 allocates outside torch: its footprint is what the process grew by (RSS on CPU).
+        after = cuda_allocated()[0] if self.device == "cuda" else rss_bytes()
+        estimate = self.estimate_bytes(self.model_dir, self.settings)
+        self._measured_bytes = after - before if after - before > estimate // 2 else estimate
 
     def unload(self) -> None:
         self._model = None
 
     def memory_bytes(self) -> int:
-        size = (self.model_dir / "model.bin").stat().st_size
-        return size // 4 if self.settings.dtype == "int8" else size  # stored fp32 → int8 weights
+        return self._measured_bytes
 
     def _one(self, audio: Audio) -> Transcript:
         segments, info = self._model.transcribe(

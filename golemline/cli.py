@@ -1,0 +1,146 @@
+"""The `golem` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from golemline.errors import GolemlineError
+from golemline.settings import DEVICES, DTYPES, POLICIES, PROFILES, Settings, format_size
+
+
+def _settings_options() -> argparse.ArgumentParser:
+    """Options shared by every command that builds golems (the parent parser, as KServe's servers do)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--profile", choices=list(PROFILES), help="model set: offline (bundled) or mission (hub)")
+    parent.add_argument("--policy", choices=POLICIES, help="lifecycle: resident | sequential | lru")
+    parent.add_argument("--budget", help="memory budget for the golems, e.g. 300MiB or 2GB")
+    parent.add_argument("--device", choices=DEVICES, help="cpu, cuda or auto")
+    parent.add_argument("--dtype", choices=DTYPES, help="weights/compute precision")
+    parent.add_argument("--seed", type=int, help="sample replies with this seed (default: greedy)")
+    parent.add_argument("--max-new-tokens", type=int, help="upper bound on reply length (1..256)")
+    parent.add_argument("--threads", type=int, help="CPU threads for inference")
+    for golem in ("scribe", "interpreter", "oracle"):
+        parent.add_argument(f"--{golem}-model", help=f"{golem} model: HF id, directory or package:<module>")
+        parent.add_argument(f"--{golem}-backend", help=f"{golem} backend")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parent = _settings_options()
+    parser = argparse.ArgumentParser(prog="golem", description="Golemline: speech → intent → reply, gated.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", parents=[parent], help="run audio files through the pipeline")
+    run.add_argument("audio", nargs="+", type=Path, help="WAV/FLAC/MP3/OGG files")
+    run.add_argument("--json", action="store_true", help="print one JSON object per input")
+
+    models = commands.add_parser("models", help="list, pull, verify or train the models")
+    actions = models.add_subparsers(dest="action", required=True)
+    for action, text in (("list", "where each golem's model resolves"), ("pull", "download hub models"),
+                         ("verify", "checksum the weights")):
+        sub = actions.add_parser(action, parents=[parent], help=text)
+        sub.add_argument("--json", action="store_true")
+    train = actions.add_parser("train-oracle", help="retrain the bundled offline Oracle reproducibly")
+    train.add_argument("--output", type=Path, required=True)
+    train.add_argument("--steps", type=int)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
+    values = {name: getattr(args, name, None) for name in
+              ("profile", "policy", "budget", "device", "dtype", "seed", "max_new_tokens", "threads")}
+    for golem in ("scribe", "interpreter", "oracle"):
+        for part in ("model", "backend"):
+            values[f"{golem}_{part}"] = getattr(args, f"{golem}_{part}", None)
+    return Settings.from_env(environ).with_overrides(**values)
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+
+
+def _print_human(result: dict[str, Any]) -> None:
+    print(f"{result['input']}  {result['status'].upper()}")
+    print(f"  transcript  {result['transcript']!r}")
+    if result["status"] == "ok":
+        intent = result["intent"]
+        print(f"  intent      {intent['label']} (score {intent['score']:.3f}, margin {intent['margin']:.3f})")
+        print(f"  reply       {result['reply']}")
+    else:
+        rejection = result["rejection"]
+        print(f"  rejected    at {rejection['stage']}: {rejection['reason']} — {rejection['detail']}")
+    stages = " · ".join(f"{name} {stage['seconds']:.3f} s" for name, stage in result["stages"].items())
+    print(f"  stages      {stages}")
+    memory = result["memory"]
+    print(f"  memory      policy {memory['policy']} · peak golems {format_size(memory['peak_golem_bytes'])}"
+          f" · peak RSS {format_size(memory['peak_rss_bytes'])}")
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from golemline.pipeline import Pipeline
+
+    settings = settings_from_args(args)
+    if settings.threads:
+        import torch
+
+        torch.set_num_threads(settings.threads)
+    pipeline = Pipeline(settings)
+    inputs = [(str(path), pipeline.decode_file(path)) for path in args.audio]  # fail fast, before loading
+    try:
+        results = pipeline.run(inputs)
+    finally:
+        pipeline.close()
+    for result in results:
+        if args.json:
+            print(json.dumps(result.as_dict()))
+        else:
+            _print_human(result.as_dict())
+    return 0
+
+
+def command_models(args: argparse.Namespace) -> int:
+    from golemline import models_cli
+
+    if args.action == "train-oracle":
+        print(json.dumps(models_cli.train_oracle(args.output, args.steps), indent=2))
+        return 0
+    settings = settings_from_args(args)
+    rows: list[dict[str, Any]] = {"list": models_cli.list_models, "pull": models_cli.pull,
+                                  "verify": models_cli.verify}[args.action](settings)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print("  ".join(f"{k}={v}" for k, v in row.items()))
+    if args.action == "list" and any(row.get("status") == "missing" for row in rows):
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _quiet_libraries()
+    try:
+        if args.command == "run":
+            return command_run(args)
+        return command_models(args)
+    except GolemlineError as exc:
+        print(f"golem: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

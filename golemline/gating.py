@@ -1,0 +1,83 @@
+"""The gating policy: after each stage, decide whether its output is good enough to pass on.
+
+Garbage in, garbage out: a misheard " Mead." became intent "weather" and a fluent, useless answer. Each check
+returns a `Rejection` (stage, a reason code from a small fixed set, a sentence, and the measured signals) or
+None. Reason codes are bounded so they can label metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from golemline.audio import Audio
+from golemline.predictors.interpreter import IntentResult
+from golemline.predictors.oracle import Reply
+from golemline.predictors.scribe import Transcript
+from golemline.settings import GatingPolicy
+
+REASONS = ("no_speech", "empty_transcript", "low_asr_confidence", "repetitive_transcript", "low_intent_score",
+           "ambiguous_intent", "empty_reply", "repetitive_reply")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    stage: str
+    reason: str
+    detail: str
+    signals: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "reason": self.reason, "detail": self.detail, "signals": self.signals}
+
+
+def check_audio(audio: Audio, policy: GatingPolicy) -> Rejection | None:
+    """Before ASR: a signal this quiet holds no speech; do not spend a model call on it."""
+    level = audio.rms_dbfs
+    if level < policy.min_rms_dbfs:
+        return Rejection("scribe", "no_speech", f"signal level {level:.1f} dBFS is below "
+                         f"{policy.min_rms_dbfs:.1f} dBFS: silence", {"rms_dbfs": round(level, 1),
+                                                                      "duration_s": round(audio.duration_s, 3)})
+    return None
+
+
+def check_transcript(transcript: Transcript, policy: GatingPolicy) -> Rejection | None:
+    """After ASR. Order matters: no-speech first (Whisper's text on noise is fluent and 'confident')."""
+    signals = transcript.signals
+    if transcript.no_speech_prob is not None and transcript.no_speech_prob > policy.max_no_speech_prob:
+        return Rejection("scribe", "no_speech", f"no-speech probability {transcript.no_speech_prob:.2f} > "
+                         f"{policy.max_no_speech_prob:.2f}: noise or silence, not speech", signals)
+    if len(transcript.text.split()) < policy.min_words or not any(c.isalnum() for c in transcript.text):
+        return Rejection("scribe", "empty_transcript", "the transcript has no words", signals)
+    if transcript.compression_ratio > policy.max_compression_ratio:
+        return Rejection("scribe", "repetitive_transcript", f"compression ratio "
+                         f"{transcript.compression_ratio:.2f} > {policy.max_compression_ratio:.2f}: "
+                         "repeated text, a typical hallucination", signals)
+    if transcript.avg_logprob is None or transcript.avg_logprob < policy.min_avg_logprob:
+        return Rejection("scribe", "low_asr_confidence", f"average log-probability {transcript.avg_logprob} < "
+                         f"{policy.min_avg_logprob:.2f}: the recogniser is unsure what it heard", signals)
+    return None
+
+
+def check_intent(result: IntentResult, min_score: float, min_margin: float) -> Rejection | None:
+    """After the Interpreter: a low best score means no label fits; a low margin means two fit equally."""
+    signals = {"label": result.label, "score": result.score, "margin": result.margin,
+               "candidates": dict(zip(result.labels[:3], result.scores[:3], strict=False)),
+               "min_score": min_score, "min_margin": min_margin}
+    if result.score < min_score:
+        return Rejection("interpreter", "low_intent_score", f"best intent {result.label!r} scores "
+                         f"{result.score:.3f} < {min_score:.3f}: the text matches no known intent", signals)
+    if result.margin < min_margin:
+        return Rejection("interpreter", "ambiguous_intent", f"intents {result.labels[0]!r} and "
+                         f"{result.labels[1]!r} differ by {result.margin:.3f} < {min_margin:.3f}", signals)
+    return None
+
+
+def check_reply(reply: Reply, policy: GatingPolicy) -> Rejection | None:
+    signals = {"tokens": reply.tokens, "compression_ratio": reply.compression_ratio}
+    if not any(c.isalnum() for c in reply.text):
+        return Rejection("oracle", "empty_reply", "the reply has no words", signals)
+    if reply.compression_ratio > policy.max_reply_compression_ratio:
+        return Rejection("oracle", "repetitive_reply", f"reply compression ratio {reply.compression_ratio:.2f} > "
+                         f"{policy.max_reply_compression_ratio:.2f}: degenerate repetition", signals)
+    return None
