@@ -139,12 +139,8 @@ class TransformersWhisper(Backend[Audio, Transcript]):
         return torch_module_bytes(self._model)
 
     def _token(self, *candidates: str) -> int | None:
-        tokenizer = self._processor.tokenizer
-        for token in candidates:
-            token_id = tokenizer.convert_tokens_to_ids(token)
-            if token_id is not None and token_id != tokenizer.unk_token_id:
-                return int(token_id)
-        return None
+        vocabulary = self._processor.tokenizer.get_vocab()  # not convert_tokens_to_ids: unk is <|endoftext|>
+        return next((int(vocabulary[t]) for t in candidates if t in vocabulary), None)
 
     def _prompt(self) -> list[int]:
         sot = self._token("<|startoftranscript|>")
@@ -176,7 +172,8 @@ class TransformersWhisper(Backend[Audio, Transcript]):
             logprob_sums = [0.0] * len(batch)
             done = torch.zeros(len(batch), dtype=torch.bool, device=self.device)
             logits, past = out.logits[:, -1].float(), out.past_key_values
-            for _ in range(self.max_new_tokens):
+            room = model.config.max_target_positions - len(prompt)  # the decoder's positional table ends here
+            for _ in range(min(self.max_new_tokens, room)):
                 logits[:, eot + 1:] = -math.inf  # no timestamps, no special tokens inside the text
                 logprobs = logits.log_softmax(-1)
                 next_ids = logprobs.argmax(-1)

@@ -1,0 +1,80 @@
+"""Interpreter: real MiniLM embedding path; NLI path on a tiny random MNLI-labelled model (one batched pass)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from golemline.errors import InvalidInput
+from golemline.labels import DEFAULT_LABELS, MAX_LABELS
+from golemline.pipeline import Pipeline
+from golemline.predictors.interpreter import Interpreter, NLIInterpreter
+from golemline.settings import Settings
+
+CLEAN = {"weather": "What is the weather like in Paris today?", "timer": "Set a timer for 10 minutes.",
+         "music": "Please play some music.", "news": "What is the news today?",
+         "smalltalk": "Hello, how are you doing today?"}
+
+
+def test_embedding_backend_classifies_each_default_intent(resident_pipeline: Pipeline) -> None:
+    interpreter = resident_pipeline.golems["interpreter"]
+    results = interpreter.run([Interpreter.make_request(text) for text in CLEAN.values()])
+    assert [r.label for r in results] == list(CLEAN)
+    min_score, min_margin = interpreter.thresholds
+    for result in results:
+        assert result.score >= min_score and result.margin >= min_margin
+        assert result.scores == sorted(result.scores, reverse=True)
+        assert len(result.labels) == len(DEFAULT_LABELS)
+
+
+def test_embedding_scores_garbage_below_the_gate(resident_pipeline: Pipeline) -> None:
+    interpreter = resident_pipeline.golems["interpreter"]
+    [garbage] = interpreter.run([Interpreter.make_request("Tell me, Ray, this dude's head, right?")])
+    assert garbage.score < interpreter.thresholds[0]
+
+
+def test_custom_labels(resident_pipeline: Pipeline) -> None:
+    interpreter = resident_pipeline.golems["interpreter"]
+    [result] = interpreter.run([Interpreter.make_request("Turn off the kitchen lights", ["lights", "music"])])
+    assert result.labels == ["lights", "music"]
+
+
+def test_nli_backend_scores_all_hypotheses_in_one_forward_pass(tiny_nli_dir: Path) -> None:
+    settings = Settings().with_overrides(interpreter_model=str(tiny_nli_dir), interpreter_backend="nli")
+    interpreter = Interpreter(settings)
+    interpreter.load()
+    backend = interpreter._backend
+    assert isinstance(backend, NLIInterpreter)
+    assert backend.entailment_id == 2
+    requests = [Interpreter.make_request(text) for text in CLEAN.values()]
+    results = interpreter.run(requests)
+    assert backend.forward_passes == 1  # 5 requests × 5 labels = 25 pairs, one pass
+    for result in results:
+        assert sum(result.scores) == pytest.approx(1.0, abs=1e-3)  # softmax over labels
+        assert result.margin == pytest.approx(result.scores[0] - result.scores[1], abs=1e-3)
+    assert interpreter.thresholds == (NLIInterpreter.default_min_score, NLIInterpreter.default_min_margin)
+    interpreter.unload()
+
+
+def test_nli_model_without_entailment_label_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="no entailment label"):
+        NLIInterpreter._entailment_id({"positive": 0, "negative": 1})
+
+
+@pytest.mark.parametrize(("instance", "message"), [
+    ({"text": ""}, "non-empty string"),
+    ({"text": 5}, "non-empty string"),
+    ({"text": "hi", "labels": "weather"}, "list of strings"),
+    ({"text": "hi", "labels": []}, "at least 2"),
+    ({"text": "hi", "labels": ["a"]}, "at least 2"),
+    ({"text": "hi", "labels": [f"l{i}" for i in range(MAX_LABELS + 1)]}, "exceeds the limit"),
+    ({"text": "hi", "labels": ["a", "a"]}, "unique"),
+    ({"text": "hi", "labels": ["a", "  "]}, "non-blank"),
+    ({"text": "x" * 5000}, "limit is 2000"),
+    ({"text": "hi", "mood": "happy"}, "unexpected fields"),
+    (["hi"], "must be an object"),
+])
+def test_bad_requests_name_the_problem(instance: object, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        Interpreter(Settings()).parse_instance(instance)
