@@ -57,8 +57,9 @@ def _decode_av(data: bytes) -> tuple[np.ndarray, int]:
         raise InvalidInput("the file holds no decodable audio frames")
     planar = [c.reshape(channels, -1) if c.shape[0] != channels else c for c in chunks]
     samples = np.concatenate(planar, axis=1).T.astype(np.float32)
-    if np.issubdtype(chunks[0].dtype, np.integer):
-        samples /= float(np.iinfo(chunks[0].dtype).max)
+    source_dtype = np.dtype(chunks[0].dtype)
+    if np.issubdtype(source_dtype, np.integer):
+        samples /= float(np.iinfo(source_dtype).max)  # type: ignore[type-var]
     return samples, rate
 
 
@@ -85,7 +86,7 @@ def decode(data: bytes, max_seconds: float = 60.0, max_bytes: int = 25 * 1024 * 
         try:
             samples, rate = _decode_av(data)
         except InvalidInput as exc:
-            raise InvalidInput(f"{name}: {exc}") from exc
+            raise InvalidInput(f"{name}: undecodable audio — {exc}") from exc
         except Exception as exc:
             raise InvalidInput(
                 f"{name}: undecodable audio — expected WAV, FLAC, MP3 or OGG ({type(exc).__name__})") from exc

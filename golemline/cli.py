@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +117,9 @@ def command_models(args: argparse.Namespace) -> int:
         print(json.dumps(models_cli.train_oracle(args.output, args.steps), indent=2))
         return 0
     settings = settings_from_args(args)
-    rows: list[dict[str, Any]] = {"list": models_cli.list_models, "pull": models_cli.pull,
-                                  "verify": models_cli.verify}[args.action](settings)
+    actions: dict[str, Callable[[Settings], Sequence[dict[str, Any]]]] = {
+        "list": models_cli.list_models, "pull": models_cli.pull, "verify": models_cli.verify}
+    rows = actions[args.action](settings)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

@@ -75,8 +75,9 @@ def _hub_dir(repo_id: str, download: bool, progress: bool) -> Path:
                 f"{repo_id!r} is not in the local Hugging Face cache: run `golem models pull` on a machine "
                 "with hub access, or point the reference at a local directory") from cached_miss
     try:
-        kwargs = {} if progress else {"tqdm_class": None}
-        return Path(snapshot_download(repo_id, **kwargs))
+        if progress:
+            return Path(snapshot_download(repo_id))
+        return Path(snapshot_download(repo_id, tqdm_class=None))
     except Exception as exc:  # network, auth, offline mode: all mean "not available here"
         raise ModelNotFound(f"could not download {repo_id!r} from the Hugging Face hub: {exc}") from exc
 

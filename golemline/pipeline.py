@@ -121,8 +121,8 @@ class Pipeline:
             with self.manager.use("oracle") as (oracle, load_s):
                 assert isinstance(oracle, Oracle)
                 started = time.perf_counter()
-                replies = oracle.run([ReplyRequest(results[i].transcript or "", results[i].intent["label"])
-                                      for i in live if results[i].intent])
+                replies = oracle.run([ReplyRequest(results[i].transcript or "", (results[i].intent or {})["label"])
+                                      for i in live])
                 seconds = time.perf_counter() - started
             for i, reply in zip(live, replies, strict=True):
                 results[i].reply = reply.text

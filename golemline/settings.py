@@ -156,8 +156,8 @@ class Settings:
             unknown = set(gating) - set(typed)
             if unknown:
                 raise ConfigError(f"unknown gating thresholds: {', '.join(sorted(unknown))}")
-            new_gating = replace(self.gating, **{k: (int(v) if typed[k] == "int" else float(v))
-                                                 for k, v in gating.items()})
+            converted: dict[str, Any] = {k: (int(v) if typed[k] == "int" else float(v)) for k, v in gating.items()}
+            new_gating = replace(self.gating, **converted)
         return replace(self, golems=golems, gating=new_gating, **given)
 
 

@@ -11,7 +11,6 @@ import gc
 import time
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
@@ -103,7 +102,7 @@ class Backend(ABC, Generic[RequestT, ResultT]):
                     pass
 
 
-BackendFactory = Callable[[Path, Settings], Backend[Any, Any]]
+BackendFactory = type[Backend[Any, Any]]
 
 
 class Golem(kserve.Model, Generic[RequestT, ResultT]):

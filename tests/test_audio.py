@@ -29,12 +29,14 @@ def _dominant_hz(samples: np.ndarray) -> float:
     return float(np.fft.rfftfreq(len(samples), 1 / TARGET_RATE)[spectrum.argmax()])
 
 
-@pytest.mark.parametrize(("fmt", "subtype"), [("WAV", "PCM_16"), ("WAV", "FLOAT"), ("FLAC", None),
-                                              ("OGG", "VORBIS"), ("MP3", None)])
-@pytest.mark.parametrize(("rate", "channels"), [(8000, 1), (44100, 2), (48000, 8)])
+FORMATS = [("WAV", "PCM_16"), ("WAV", "FLOAT"), ("FLAC", None), ("OGG", "VORBIS"), ("MP3", None)]
+SHAPES = [(8000, 1), (44100, 2), (48000, 8)]
+# MP3 carries at most two channels, so it is not asked for eight.
+CASES = [(f, s, r, c) for f, s in FORMATS for r, c in SHAPES if not (f == "MP3" and c > 2)]
+
+
+@pytest.mark.parametrize(("fmt", "subtype", "rate", "channels"), CASES)
 def test_formats_rates_and_channels_become_16k_mono(fmt: str, subtype: str | None, rate: int, channels: int) -> None:
-    if fmt == "MP3" and rate == 48000 and channels == 8:
-        pytest.skip("MP3 carries at most 2 channels")
     audio = decode(_encode(_tone(rate, channels=channels), rate, fmt, subtype))
     assert audio.source_rate == rate
     assert audio.source_channels == channels

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from golemline.predictors.interpreter import Interpreter, NLIInterpreter
 
 from golemline.errors import InvalidInput
 from golemline.labels import DEFAULT_LABELS, MAX_LABELS
 from golemline.pipeline import Pipeline
-from golemline.predictors.interpreter import Interpreter, NLIInterpreter
 from golemline.settings import Settings
 
 CLEAN = {"weather": "What is the weather like in Paris today?", "timer": "Set a timer for 10 minutes.",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from golemline.predictors.interpreter import Interpreter
+from golemline.predictors.oracle import Oracle, ReplyRequest
 
 from golemline.errors import InvalidInput
 from golemline.pipeline import Pipeline
-from golemline.predictors.interpreter import Interpreter
-from golemline.predictors.oracle import Oracle, ReplyRequest
 from golemline.settings import Settings
 
 # Requests written for this test, not taken from the training corpus templates.

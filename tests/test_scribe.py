@@ -6,11 +6,11 @@ import base64
 from pathlib import Path
 
 import pytest
+from golemline.predictors.scribe import Scribe, Transcript
 
 from golemline.audio import decode
 from golemline.errors import InvalidInput
 from golemline.pipeline import Pipeline
-from golemline.predictors.scribe import Scribe, Transcript
 from golemline.settings import Settings
 
 

@@ -1,0 +1,91 @@
+"""The `golem` command as a user runs it: real subprocesses, JSON output, exit codes, error messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from golemline.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRED_KEYS = {"input", "status", "transcript", "intent", "reply", "rejection", "stages", "memory"}
+
+
+def golem(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "golemline.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def run_json() -> dict[str, dict]:  # type: ignore[type-arg]
+    """One `golem run --json` over the weather, noise and silence samples (models load once)."""
+    proc = golem("run", "samples/weather.wav", "samples/noise.wav", "samples/silence.wav", "--json")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 3
+    return {Path(r["input"]).stem: r for r in lines}
+
+
+def test_weather_sample_gets_weather_and_a_reply(run_json: dict[str, dict]) -> None:  # type: ignore[type-arg]
+    result = run_json["weather"]
+    assert set(result) >= REQUIRED_KEYS
+    assert result["status"] == "ok"
+    assert "weather" in result["transcript"].lower()
+    assert result["intent"]["label"] == "weather" and 0 < result["intent"]["score"] <= 1
+    assert result["reply"]
+    assert all(stage["seconds"] >= 0 for stage in result["stages"].values())
+    assert result["memory"]["peak_golem_bytes"] > 0
+
+
+@pytest.mark.parametrize("name", ["noise", "silence"])
+def test_noise_and_silence_are_rejected_with_exit_zero(run_json: dict[str, dict], name: str) -> None:  # type: ignore[type-arg]
+    result = run_json[name]
+    assert result["status"] == "rejected" and result["reply"] is None
+    assert result["rejection"]["stage"] == "scribe" and result["rejection"]["reason"] == "no_speech"
+
+
+def test_human_output_shows_the_rejection_reason() -> None:
+    proc = golem("run", "samples/silence.wav")
+    assert proc.returncode == 0, proc.stderr
+    assert "REJECTED" in proc.stdout and "no_speech" in proc.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "missing.wav"], "missing.wav: no such file"),
+    (["run", "pyproject.toml"], "pyproject.toml: undecodable audio"),
+    (["run", "samples/weather.wav", "--budget", "1MiB"], "smaller than the smallest golem"),
+    (["run", "samples/weather.wav", "--budget", "a lot"], "cannot read the size"),
+    (["run", "samples/weather.wav", "--oracle-model", "/nonexistent/model"], "does not exist"),
+])
+def test_errors_name_the_problem_and_exit_non_zero(args: list[str], message: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_models_list_shows_the_offline_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["golem"] for r in rows] == ["scribe", "interpreter", "oracle"]
+    assert all(r["status"] == "available" for r in rows)
+
+
+def test_models_list_reports_missing_hub_models(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    assert main(["models", "list", "--profile", "mission", "--json"]) == 1
+    rows = json.loads(capsys.readouterr().out)
+    assert all(r["status"] == "missing" and "golem models pull" in r["hint"] for r in rows)
+
+
+def test_models_verify_checks_the_bundled_oracle_checksum(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "verify", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    oracle = [r for r in rows if r["golem"] == "oracle"]
+    assert oracle and all(r["status"] == "ok" for r in oracle)
