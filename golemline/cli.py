@@ -41,6 +41,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("audio", nargs="+", type=Path, help="WAV/FLAC/MP3/OGG files")
     run.add_argument("--json", action="store_true", help="print one JSON object per input")
 
+    serve = commands.add_parser("serve", parents=[parent], help="serve the golems and the pipeline (KServe V1/V2)")
+    serve.add_argument("--http-port", type=int, help="port (default 8080; --split uses the next three too)")
+    serve.add_argument("--host", help="address to bind (default 0.0.0.0)")
+    serve.add_argument("--golem", action="append", choices=["scribe", "interpreter", "oracle"],
+                       help="serve only this golem (repeatable); without --transformer, no pipeline model")
+    serve.add_argument("--transformer", action="store_true",
+                       help="serve the pipeline model; golems not served here are called at --<golem>-url")
+    serve.add_argument("--split", action="store_true",
+                       help="microservices: one process per golem plus one for the transformer")
+    serve.add_argument("--max-batch-size", type=int, help="largest micro-batch (1 turns batching off)")
+    serve.add_argument("--max-latency-ms", type=float, help="how long a batch waits for company")
+    serve.add_argument("--max-queue", type=int, help="queued requests per golem before 429")
+    serve.add_argument("--max-body-bytes", type=int, help="largest request body before 413")
+    serve.add_argument("--stage-timeout-s", type=float, help="deadline for each remote golem call")
+    for golem in ("scribe", "interpreter", "oracle"):
+        serve.add_argument(f"--{golem}-url", help=f"base URL of a remote {golem} server (split mode)")
+
     models = commands.add_parser("models", help="list, pull, verify or train the models")
     actions = models.add_subparsers(dest="action", required=True)
     for action, text in (("list", "where each golem's model resolves"), ("pull", "download hub models"),
@@ -53,13 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SERVER_FLAGS = ("http_port", "host", "max_batch_size", "max_latency_ms", "max_queue", "max_body_bytes",
+                "stage_timeout_s", "scribe_url", "interpreter_url", "oracle_url")
+
+
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
     values = {name: getattr(args, name, None) for name in
               ("profile", "policy", "budget", "device", "dtype", "seed", "max_new_tokens", "threads")}
     for golem in ("scribe", "interpreter", "oracle"):
         for part in ("model", "backend"):
             values[f"{golem}_{part}"] = getattr(args, f"{golem}_{part}", None)
-    return Settings.from_env(environ).with_overrides(**values)
+    server = {name: getattr(args, name, None) for name in SERVER_FLAGS}
+    return Settings.from_env(environ).with_overrides(server=server, **values)
 
 
 def _quiet_libraries() -> None:
@@ -110,6 +132,23 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_serve(args: argparse.Namespace, argv: list[str]) -> int:
+    settings = settings_from_args(args)
+    if args.split:
+        from golemline.serving.split import run_split
+
+        return run_split(settings, argv)
+    from golemline.serving.server import serve
+
+    if args.golem and not args.transformer:
+        serve(settings, tuple(args.golem), with_pipeline=False)
+    elif args.transformer:
+        serve(settings, tuple(args.golem or ()), with_pipeline=True)
+    else:
+        serve(settings, ("scribe", "interpreter", "oracle"), with_pipeline=True)
+    return 0
+
+
 def command_models(args: argparse.Namespace) -> int:
     from golemline import models_cli
 
@@ -132,11 +171,14 @@ def command_models(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(arguments)
     _quiet_libraries()
     try:
         if args.command == "run":
             return command_run(args)
+        if args.command == "serve":
+            return command_serve(args, arguments)
         return command_models(args)
     except GolemlineError as exc:
         print(f"golem: error: {exc}", file=sys.stderr)

@@ -40,3 +40,15 @@ class ConfigError(GolemlineError):
     """A setting is invalid (unknown profile, backend, dtype or policy)."""
 
     http_status = 500
+
+
+class StageUnavailable(GolemlineError):
+    """A remote golem cannot be reached or failed: 503, naming the golem."""
+
+    http_status = 503
+
+
+class StageTimeout(GolemlineError):
+    """A remote golem did not answer within its stage deadline: 504, naming the golem."""
+
+    http_status = 504

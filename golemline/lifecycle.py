@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,7 +30,7 @@ class LifecycleManager:
     """Loads and unloads golems according to a policy; reports memory and load/unload timings."""
 
     def __init__(self, golems: Mapping[str, Golem[Any, Any]], policy: str, budget_bytes: int | None,
-                 device: str) -> None:
+                 device: str, on_event: Callable[[str, Golem[Any, Any], float], None] | None = None) -> None:
         self.golems = dict(golems)
         self.policy = policy
         self.budget_bytes = budget_bytes
@@ -41,6 +41,7 @@ class LifecycleManager:
         self.peak_bytes = 0
         self.peak_rss_bytes = rss_bytes()
         self.events: list[dict[str, Any]] = []
+        self.on_event = on_event  # (event, golem, seconds): the server turns these into metrics
 
     # -- budget ------------------------------------------------------------------------------------------
     def estimates(self) -> dict[str, int]:
@@ -109,6 +110,8 @@ class LifecycleManager:
         self.peak_rss_bytes = max(self.peak_rss_bytes, rss_bytes())
         self.events.append({"event": event, "golem": name, "seconds": round(seconds, 4),
                             "loaded_bytes": current})
+        if self.on_event is not None:
+            self.on_event(event, self.golems[name], seconds)
 
     def _prefetch_async(self, name: str | None) -> None:
         if name is None or self.golems[name].loaded:

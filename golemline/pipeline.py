@@ -1,13 +1,20 @@
-"""The chain: Scribe → Interpreter → Oracle, gated after every stage, golems summoned by the lifecycle manager.
+"""The chain: Scribe → Interpreter → Oracle, gated after every stage.
+
+The chain is written once, over three *stage callers* (async: a batch of typed requests in, typed results out):
+in-process through the lifecycle manager (`golem run`), through each golem's micro-batcher (the monolith
+server), or over the Open Inference Protocol to remote golems (the split transformer). Only the transport
+differs; gating, result shape and rejections are the same code.
 
 A batch of inputs moves stage by stage (all transcripts, then all intents, then all replies), so under the
-sequential policy each golem is summoned once per batch, not once per input, and each stage runs one batched
-pass. Inputs rejected at a stage drop out of the later stages: garbage never reaches the Oracle.
+sequential policy each golem is summoned once per batch and each stage runs one batched pass. Inputs rejected at
+a stage drop out: garbage never reaches the Oracle.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,12 +24,14 @@ from golemline.errors import InvalidInput
 from golemline.gating import Rejection, check_audio, check_intent, check_reply, check_transcript
 from golemline.lifecycle import LifecycleManager
 from golemline.predictors.base import Golem
-from golemline.predictors.interpreter import Interpreter
-from golemline.predictors.oracle import Oracle, ReplyRequest
-from golemline.predictors.scribe import Scribe
+from golemline.predictors.interpreter import IntentResult, Interpreter, intent_thresholds
+from golemline.predictors.oracle import Oracle, Reply, ReplyRequest
+from golemline.predictors.scribe import Scribe, Transcript
 from golemline.settings import Settings
 
 STAGES = ("scribe", "interpreter", "oracle")
+
+StageCaller = Callable[[list[Any]], Awaitable[list[Any]]]
 
 
 @dataclass
@@ -50,19 +59,109 @@ class PipelineResult:
                 "stages": self.stages, "memory": self.memory}
 
 
+class Chain:
+    """The gated chain over three stage callers."""
+
+    def __init__(self, settings: Settings, callers: dict[str, StageCaller],
+                 memory_report: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.settings = settings
+        self.callers = callers
+        self.memory_report = memory_report or dict
+
+    async def _stage(self, name: str, requests: list[Any]) -> tuple[list[Any], float]:
+        started = time.perf_counter()
+        results = await self.callers[name](requests)
+        return results, time.perf_counter() - started
+
+    async def run(self, inputs: list[tuple[str, Audio]]) -> list[PipelineResult]:
+        """Run named, decoded inputs through the chain; one result per input, in order."""
+        gating = self.settings.gating
+        results = [PipelineResult(input=name) for name, _ in inputs]
+
+        live: list[int] = []
+        for i, (_, audio) in enumerate(inputs):
+            rejection = check_audio(audio, gating)
+            if rejection:
+                results[i].reject(rejection)
+                results[i].stages["scribe"] = {"seconds": 0.0, "skipped": "signal below the speech level"}
+            else:
+                live.append(i)
+
+        if live:
+            transcripts: list[Transcript]
+            transcripts, seconds = await self._stage("scribe", [inputs[i][1] for i in live])
+            for i, transcript in zip(live, transcripts, strict=True):
+                results[i].transcript = transcript.text
+                results[i].stages["scribe"] = _stage_info(seconds, len(live), transcript.signals)
+            live = _gate(results, live, [check_transcript(t, gating) for t in transcripts])
+
+        if live:
+            min_score, min_margin = intent_thresholds(self.settings)
+            intents: list[IntentResult]
+            intents, seconds = await self._stage(
+                "interpreter", [Interpreter.make_request(results[i].transcript) for i in live])
+            for i, intent in zip(live, intents, strict=True):
+                results[i].intent = {"label": intent.label, "score": intent.score, "margin": intent.margin,
+                                     "ranking": dict(zip(intent.labels, intent.scores, strict=True))}
+                results[i].stages["interpreter"] = _stage_info(seconds, len(live), {})
+            live = _gate(results, live, [check_intent(r, min_score, min_margin) for r in intents])
+
+        if live:
+            replies: list[Reply]
+            replies, seconds = await self._stage("oracle", [
+                ReplyRequest(results[i].transcript or "", (results[i].intent or {})["label"]) for i in live])
+            for i, reply in zip(live, replies, strict=True):
+                results[i].reply = reply.text
+                results[i].stages["oracle"] = _stage_info(seconds, len(live), {
+                    "tokens": reply.tokens, "tokens_per_s": reply.tokens_per_s})
+            _gate(results, live, [check_reply(r, gating) for r in replies])
+
+        memory = self.memory_report()
+        for result in results:
+            result.memory = memory
+        return results
+
+
+def _stage_info(seconds: float, batch: int, signals: dict[str, Any]) -> dict[str, Any]:
+    return {"seconds": round(seconds, 4), "batch_size": batch, "signals": signals}
+
+
+def _gate(results: list[PipelineResult], live: list[int], rejections: list[Rejection | None]) -> list[int]:
+    survivors = []
+    for i, rejection in zip(live, rejections, strict=True):
+        if rejection:
+            results[i].reject(rejection)
+        else:
+            survivors.append(i)
+    return survivors
+
+
 def build_golems(settings: Settings) -> dict[str, Golem[Any, Any]]:
     return {"scribe": Scribe(settings), "interpreter": Interpreter(settings), "oracle": Oracle(settings)}
 
 
 class Pipeline:
-    """Runs inputs through the three golems in process (the monolith and `golem run`)."""
+    """The chain with in-process golems under the lifecycle manager (`golem run`, benchmarks, tests)."""
 
     def __init__(self, settings: Settings, golems: dict[str, Golem[Any, Any]] | None = None) -> None:
         self.settings = settings
         self.golems = golems or build_golems(settings)
         self.manager = LifecycleManager(self.golems, settings.policy, settings.budget_bytes,
                                         settings.resolved_device)
+        callers = {name: self._local_caller(name, nxt) for name, nxt in zip(STAGES, (*STAGES[1:], None),
+                                                                                 strict=True)}
+        self.chain = Chain(settings, callers, self.manager.report)
         self._started = False
+
+    def _local_caller(self, name: str, next_name: str | None) -> StageCaller:
+        def run(batch: list[Any]) -> list[Any]:
+            with self.manager.use(name, next_name=next_name) as (golem, _):
+                return golem.run(batch)
+
+        async def call(batch: list[Any]) -> list[Any]:
+            return run(batch)
+
+        return call
 
     def start(self) -> None:
         if not self._started:
@@ -79,74 +178,6 @@ class Pipeline:
                       name=str(path))
 
     def run(self, inputs: list[tuple[str, Audio]]) -> list[PipelineResult]:
-        """Run named, decoded inputs through the chain; one result per input, in order."""
         self.start()
-        results = [PipelineResult(input=name) for name, _ in inputs]
-        gating = self.settings.gating
+        return asyncio.run(self.chain.run(inputs))
 
-        live: list[int] = []
-        for i, (_, audio) in enumerate(inputs):
-            rejection = check_audio(audio, gating)
-            if rejection:
-                results[i].reject(rejection)
-                results[i].stages["scribe"] = {"seconds": 0.0, "skipped": "signal below the speech level"}
-            else:
-                live.append(i)
-
-        if live:
-            with self.manager.use("scribe", next_name="interpreter") as (scribe, load_s):
-                started = time.perf_counter()
-                transcripts = scribe.run([inputs[i][1] for i in live])
-                seconds = time.perf_counter() - started
-            for i, transcript in zip(live, transcripts, strict=True):
-                results[i].transcript = transcript.text
-                results[i].stages["scribe"] = self._stage(seconds, load_s, len(live), transcript.signals)
-            live = self._gate(results, live, [check_transcript(t, gating) for t in transcripts])
-
-        if live:
-            with self.manager.use("interpreter", next_name="oracle") as (interpreter, load_s):
-                assert isinstance(interpreter, Interpreter)
-                min_score, min_margin = interpreter.thresholds
-                started = time.perf_counter()
-                intents = interpreter.run([Interpreter.make_request(results[i].transcript) for i in live])
-                seconds = time.perf_counter() - started
-            for i, intent in zip(live, intents, strict=True):
-                results[i].intent = {"label": intent.label, "score": intent.score, "margin": intent.margin,
-                                     "ranking": dict(zip(intent.labels, intent.scores, strict=True))}
-                results[i].stages["interpreter"] = self._stage(seconds, load_s, len(live),
-                                                               {"backend": interpreter.spec.backend})
-            live = self._gate(results, live, [check_intent(r, min_score, min_margin) for r in intents])
-
-        if live:
-            with self.manager.use("oracle") as (oracle, load_s):
-                assert isinstance(oracle, Oracle)
-                started = time.perf_counter()
-                replies = oracle.run([ReplyRequest(results[i].transcript or "", (results[i].intent or {})["label"])
-                                      for i in live])
-                seconds = time.perf_counter() - started
-            for i, reply in zip(live, replies, strict=True):
-                results[i].reply = reply.text
-                results[i].stages["oracle"] = self._stage(seconds, load_s, len(live), {
-                    "tokens": reply.tokens, "tokens_per_s": reply.tokens_per_s})
-            self._gate(results, live, [check_reply(r, gating) for r in replies])
-
-        memory = self.manager.report()
-        for result in results:
-            result.memory = memory
-        return results
-
-    @staticmethod
-    def _stage(seconds: float, load_seconds: float, batch: int, signals: dict[str, Any]) -> dict[str, Any]:
-        return {"seconds": round(seconds, 4), "load_seconds": round(load_seconds, 4), "batch_size": batch,
-                "signals": signals}
-
-    @staticmethod
-    def _gate(results: list[PipelineResult], live: list[int],
-              rejections: list[Rejection | None]) -> list[int]:
-        survivors = []
-        for i, rejection in zip(live, rejections, strict=True):
-            if rejection:
-                results[i].reject(rejection)
-            else:
-                survivors.append(i)
-        return survivors

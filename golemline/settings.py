@@ -67,6 +67,35 @@ class GatingPolicy:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """How `golem serve` listens, batches and calls remote golems (KServe's predictor-host convention)."""
+
+    host: str = "0.0.0.0"
+    http_port: int = 8080
+    max_batch_size: int = 8
+    max_latency_ms: float = 10.0
+    max_queue: int = 64
+    max_body_bytes: int = 32 * 1024 * 1024
+    stage_timeout_s: float = 30.0
+    # Base URLs of remote golems (split mode); None = the golem runs in this process.
+    scribe_url: str | None = None
+    interpreter_url: str | None = None
+    oracle_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_batch_size <= 256:
+            raise ConfigError("max_batch_size must be between 1 and 256")
+        if self.max_queue < self.max_batch_size:
+            raise ConfigError("max_queue must be at least max_batch_size")
+        if self.stage_timeout_s <= 0 or self.max_latency_ms < 0:
+            raise ConfigError("timeouts must be positive")
+
+    def url_of(self, golem: str) -> str | None:
+        url: str | None = getattr(self, f"{golem}_url")
+        return url.rstrip("/") if url else None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a golemline process needs to know, in one place."""
 
@@ -82,6 +111,7 @@ class Settings:
     max_audio_seconds: float = 60.0
     max_audio_bytes: int = 25 * 1024 * 1024
     threads: int | None = None
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -134,11 +164,17 @@ class Settings:
                     values[f"{golem}_{part}"] = env[f"GOLEM_{golem.upper()}_{part.upper()}"]
         gating = {f.name: env[f"GOLEM_GATE_{f.name.upper()}"] for f in fields(GatingPolicy)
                   if f"GOLEM_GATE_{f.name.upper()}" in env}
-        return settings.with_overrides(gating=gating, **values)
+        server = {f.name: env[f"GOLEM_{f.name.upper()}"] for f in fields(ServerSettings)
+                  if f"GOLEM_{f.name.upper()}" in env}
+        return settings.with_overrides(gating=gating, server=server, **values)
 
-    def with_overrides(self, gating: Mapping[str, Any] | None = None, **values: Any) -> Settings:
+    def with_overrides(self, gating: Mapping[str, Any] | None = None, server: Mapping[str, Any] | None = None,
+                       **values: Any) -> Settings:
         """Apply overrides whose value is not None (flags not given stay as they were)."""
         given = {k: v for k, v in values.items() if v is not None}
+        server_values = {k: v for k, v in (server or {}).items() if v is not None}
+        if server_values:
+            given["server"] = replace(self.server, **_typed(ServerSettings, server_values))
         if "profile" in given and given["profile"] != self.profile:
             base = Settings.for_profile(given["profile"])
             given.setdefault("golems", base.golems)
@@ -152,13 +188,29 @@ class Settings:
             given["budget_bytes"] = parse_size(str(given.pop("budget")))
         new_gating = self.gating
         if gating:
-            typed = {f.name: f.type for f in fields(GatingPolicy)}
-            unknown = set(gating) - set(typed)
+            unknown = set(gating) - {f.name for f in fields(GatingPolicy)}
             if unknown:
                 raise ConfigError(f"unknown gating thresholds: {', '.join(sorted(unknown))}")
-            converted: dict[str, Any] = {k: (int(v) if typed[k] == "int" else float(v)) for k, v in gating.items()}
-            new_gating = replace(self.gating, **converted)
+            new_gating = replace(self.gating, **_typed(GatingPolicy, gating))
         return replace(self, golems=golems, gating=new_gating, **given)
+
+
+def _typed(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert strings (from the environment) to the field types of a settings dataclass."""
+    types = {f.name: str(f.type) for f in fields(cls)}
+    converted: dict[str, Any] = {}
+    for key, value in values.items():
+        kind = types[key]
+        try:
+            if not isinstance(value, str) or kind.startswith("str"):
+                converted[key] = value
+            elif kind.startswith("int"):
+                converted[key] = int(value)
+            else:
+                converted[key] = float(value)
+        except ValueError as exc:
+            raise ConfigError(f"{key}={value!r} is not a valid {kind}") from exc
+    return converted
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)

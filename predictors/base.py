@@ -7,11 +7,13 @@ served and the in-process answers cannot drift apart.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 import zlib
 from abc import ABC, abstractmethod
-from dataclasses import asdict, is_dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -19,6 +21,8 @@ import kserve
 
 from golemline.errors import InvalidInput
 from golemline.modelref import resolve, safetensors_elements, weight_bytes, weight_files
+from golemline.serving import metrics
+from golemline.serving.protocol import Prepared, instances_from, respond
 from golemline.settings import GolemSpec, Settings
 
 RequestT = TypeVar("RequestT")
@@ -177,23 +181,35 @@ class Golem(kserve.Model, Generic[RequestT, ResultT]):
             raise RuntimeError(f"{self.name} is not loaded: call load() first (the lifecycle manager does)")
         return self._backend.run(batch)
 
-    # -- KServe hooks (V1: {"instances": [...]}) ------------------------------------------------------------
+    # -- KServe hooks -------------------------------------------------------------------------------------
+    v2_fields: ClassVar[dict[str, bool]]
+    """V2 input tensors this golem accepts (name → required); V1 instances carry the same fields."""
+
+    executor: Callable[[list[Any]], Awaitable[list[Any]]] | None = None
+    """Set by the server to the golem's micro-batcher; None runs the batch directly on a thread."""
+
+    serving_ready = False
+    """Set by the server once the golem can serve (loaded, or loadable on demand under the lifecycle policy)."""
+
+    async def healthy(self) -> bool:
+        return self.serving_ready
+
     @abstractmethod
     def parse_instance(self, instance: Any) -> RequestT:
         """Validate one JSON instance into a typed request, or raise InvalidInput naming the problem."""
 
     async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
-        if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
-            raise InvalidInput(f"{self.name}: expected a JSON object with an 'instances' list")
-        if not payload["instances"]:
-            raise InvalidInput(f"{self.name}: 'instances' is empty")
-        return [self.parse_instance(instance) for instance in payload["instances"]]
+        """V1 dict or V2 InferRequest → validated typed requests (every input checked before any tensor)."""
+        instances, v2 = instances_from(payload, self.name, self.v2_fields)
+        return Prepared([self.parse_instance(instance) for instance in instances], v2)
 
     async def predict(self, payload: Any, headers: dict[str, str] | None = None,
                       response_headers: dict[str, str] | None = None) -> Any:
-        return self.run(payload)
+        run = self.executor
+        results = await run(payload.requests) if run else await asyncio.to_thread(self.run, payload.requests)
+        return Prepared(results, payload.v2)
 
     async def postprocess(self, result: Any, headers: dict[str, str] | None = None,
                           response_headers: dict[str, str] | None = None) -> Any:
-        return {"predictions": [asdict(r) if is_dataclass(r) and not isinstance(r, type) else r
-                                for r in result]}
+        metrics.REQUESTS.labels(self.name, "ok").inc()
+        return respond(self.name, [asdict(r) for r in result.requests], result.v2)

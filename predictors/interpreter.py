@@ -177,13 +177,9 @@ class Interpreter(Golem[IntentRequest, IntentResult]):
 
     @property
     def thresholds(self) -> tuple[float, float]:
-        """(min score, min margin): the gating policy's values, else this backend's calibrated defaults."""
-        backend = self.backends[self.spec.backend]
-        gating = self.settings.gating
-        assert issubclass(backend, InterpreterBackend)
-        return (gating.min_intent_score if gating.min_intent_score is not None else backend.default_min_score,
-                gating.min_intent_margin if gating.min_intent_margin is not None
-                else backend.default_min_margin)
+        return intent_thresholds(self.settings)
+
+    v2_fields = {"text": True, "labels": False}
 
     def parse_instance(self, instance: Any) -> IntentRequest:
         if not isinstance(instance, dict):
@@ -211,3 +207,15 @@ class Interpreter(Golem[IntentRequest, IntentResult]):
             if len(set(labels)) != len(labels):
                 raise InvalidInput("interpreter: candidate labels must be unique")
         return IntentRequest(text=text.strip(), labels=labels_from_names(labels))
+
+
+def intent_thresholds(settings: Settings) -> tuple[float, float]:
+    """(min score, min margin): the gating policy's values, else the configured backend's calibrated defaults.
+
+    A function of settings alone, so a transformer that calls a remote Interpreter gates exactly as in-process.
+    """
+    backend = Interpreter.backends[settings.golems["interpreter"].backend]
+    assert issubclass(backend, InterpreterBackend)
+    gating = settings.gating
+    return (gating.min_intent_score if gating.min_intent_score is not None else backend.default_min_score,
+            gating.min_intent_margin if gating.min_intent_margin is not None else backend.default_min_margin)

@@ -103,6 +103,8 @@ class Oracle(Golem[ReplyRequest, Reply]):
     stage = "oracle"
     backends = {"causal-lm": CausalLM}
 
+    v2_fields = {"text": True, "intent": True}
+
     def parse_instance(self, instance: Any) -> ReplyRequest:
         if not isinstance(instance, dict):
             raise InvalidInput("oracle: each instance must be an object {\"text\": str, \"intent\": str}")

@@ -208,23 +208,30 @@ class Scribe(Golem[Audio, Transcript]):
     stage = "scribe"
     backends = {"ctranslate2": CTranslate2Whisper, "transformers": TransformersWhisper}
 
-    def parse_instance(self, instance: Any) -> Audio:
-        if not isinstance(instance, dict) or "audio" not in instance:
-            raise InvalidInput("scribe: each instance must be an object with an 'audio' field (base64 bytes)")
-        extra = set(instance) - {"audio"}
-        if extra:
-            raise InvalidInput(f"scribe: unexpected fields {sorted(extra)}; only 'audio' is accepted")
-        return self.decode_audio(instance["audio"])
+    v2_fields = {"audio": True}
 
-    def decode_audio(self, encoded: Any, name: str = "audio") -> Audio:
-        if not isinstance(encoded, str):
-            raise InvalidInput(f"scribe: '{name}' must be a base64 string, not {type(encoded).__name__}")
+    def parse_instance(self, instance: Any) -> Audio:
+        return audio_instance(instance, self.settings, self.name)
+
+
+def audio_instance(instance: Any, settings: Settings, model: str) -> Audio:
+    """Validate {"audio": <base64 str, or raw bytes via V2's binary extension>} and decode it."""
+    if not isinstance(instance, dict) or "audio" not in instance:
+        raise InvalidInput(f"{model}: each instance must be an object with an 'audio' field (base64 of the file)")
+    extra = set(instance) - {"audio"}
+    if extra:
+        raise InvalidInput(f"{model}: unexpected fields {sorted(extra)}; only 'audio' is accepted")
+    encoded = instance["audio"]
+    if isinstance(encoded, bytes):
+        data = encoded
+    elif isinstance(encoded, str):
         try:
             data = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise InvalidInput(f"scribe: '{name}' is not valid base64 ({exc})") from exc
-        return decode(data, max_seconds=self.settings.max_audio_seconds,
-                      max_bytes=self.settings.max_audio_bytes, name=name)
+            raise InvalidInput(f"{model}: 'audio' is not valid base64 ({exc})") from exc
+    else:
+        raise InvalidInput(f"{model}: 'audio' must be a base64 string, not {type(encoded).__name__}")
+    return decode(data, max_seconds=settings.max_audio_seconds, max_bytes=settings.max_audio_bytes, name="audio")
 
 
 def silence(seconds: float) -> Audio:

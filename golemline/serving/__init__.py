@@ -1,0 +1,1 @@
+"""Serving: KServe model servers for the golems and the orchestrating transformer."""

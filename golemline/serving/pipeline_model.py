@@ -1,0 +1,58 @@
+"""The orchestrating transformer: a KServe model named `pipeline` that chains the three golems.
+
+Its stage callers are either local micro-batchers (monolith) or `RemoteGolem`s (split); the chain, the gating and
+the result shape are the same code `golem run` uses, so a served answer equals `golem run --json`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import kserve
+
+from golemline.pipeline import Chain
+from golemline.predictors.scribe import audio_instance
+from golemline.serving import metrics
+from golemline.serving.protocol import Prepared, instances_from, respond
+from golemline.settings import Settings
+
+
+class PipelineModel(kserve.Model):
+    """V1 instance / V2 input: {"audio": base64 of WAV/FLAC/MP3/OGG}; result: the `golem run --json` object."""
+
+    v2_fields = {"audio": True}
+
+    def __init__(self, settings: Settings, chain: Chain, readiness: Callable[[], Awaitable[bool]],
+                 name: str = "pipeline") -> None:
+        super().__init__(name)
+        self.settings = settings
+        self.chain = chain
+        self._readiness = readiness
+        self.ready = True  # the transformer itself holds no weights; healthy() reflects its stages
+
+    async def healthy(self) -> bool:
+        return await self._readiness()
+
+    async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
+        instances, v2 = instances_from(payload, self.name, self.v2_fields)
+        prefix = (v2.id if v2 is not None and v2.id else "request")
+        decoded = [(f"{prefix}[{i}]", audio_instance(instance, self.settings, self.name))
+                   for i, instance in enumerate(instances)]
+        return Prepared(decoded, v2)
+
+    async def predict(self, payload: Any, headers: dict[str, str] | None = None,
+                      response_headers: dict[str, str] | None = None) -> Any:
+        results = await self.chain.run(payload.requests)
+        for result in results:
+            for stage, info in result.stages.items():
+                metrics.STAGE_SECONDS.labels(stage).observe(info["seconds"])
+            if result.rejection:
+                metrics.REJECTIONS.labels(result.rejection["stage"], result.rejection["reason"]).inc()
+        return Prepared([r.as_dict() for r in results], payload.v2)
+
+    async def postprocess(self, result: Any, headers: dict[str, str] | None = None,
+                          response_headers: dict[str, str] | None = None) -> Any:
+        for item in result.requests:
+            metrics.REQUESTS.labels(self.name, item["status"]).inc()
+        return respond(self.name, result.requests, result.v2)

@@ -1,0 +1,102 @@
+"""KServe V1 and Open Inference Protocol V2 payloads ↔ the JSON instances every golem validates.
+
+V1: ``{"instances": [{...}, ...]}`` → ``{"predictions": [{...}, ...]}``.
+V2: one BYTES input per instance field, all of shape ``[n]`` (``audio``: base64 of the file bytes, or raw bytes
+with the binary-data extension; ``labels``: a JSON list per instance) → one BYTES output ``result`` of shape
+``[n]`` holding each result as a JSON string.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+
+from golemline.errors import InvalidInput
+
+JSON_FIELDS = {"labels"}  # V2 fields whose BYTES elements hold JSON
+
+
+@dataclass
+class Prepared:
+    """What preprocess hands to predict: validated requests, and the V2 request when the call came as V2."""
+
+    requests: list[Any]
+    v2: InferRequest | None = None
+
+
+def _text(value: Any, model: str, name: str) -> str:
+    if isinstance(value, bytes | bytearray):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{model}: input '{name}' is not UTF-8 text") from exc
+    if isinstance(value, str):
+        return value
+    raise InvalidInput(f"{model}: input '{name}' elements must be strings, not {type(value).__name__}")
+
+
+def instances_from(payload: Any, model: str, fields: Mapping[str, bool]) -> tuple[list[Any], InferRequest | None]:
+    """Turn a V1 dict or a V2 InferRequest into JSON-like instances. `fields`: name → required."""
+    if isinstance(payload, InferRequest):
+        columns: dict[str, list[Any]] = {}
+        for tensor in payload.inputs:
+            if tensor.name not in fields:
+                raise InvalidInput(f"{model}: unknown input '{tensor.name}'; expected {sorted(fields)}")
+            if tensor.datatype != "BYTES":
+                raise InvalidInput(f"{model}: input '{tensor.name}' must have datatype BYTES, not {tensor.datatype}")
+            data = tensor.data
+            values = list(data) if isinstance(data, list) else list(tensor.as_numpy().reshape(-1))
+            if list(tensor.shape) != [len(values)]:
+                raise InvalidInput(f"{model}: input '{tensor.name}' must have shape [n] matching its "
+                                   f"{len(values)} elements, got {list(tensor.shape)}")
+            columns[tensor.name] = values
+        missing = [name for name, required in fields.items() if required and name not in columns]
+        if missing:
+            raise InvalidInput(f"{model}: missing input(s) {missing}")
+        sizes = {len(v) for v in columns.values()}
+        if len(sizes) != 1 or 0 in sizes:
+            raise InvalidInput(f"{model}: all inputs need the same non-zero length, got "
+                               f"{ {k: len(v) for k, v in columns.items()} }")
+        rows = []
+        for i in range(sizes.pop()):
+            row: dict[str, Any] = {}
+            for name, values in columns.items():
+                value = values[i]
+                if name == "audio" and isinstance(value, bytes | bytearray):
+                    row[name] = bytes(value)  # binary-data extension: the file bytes themselves
+                    continue
+                text = _text(value, model, name)
+                if name in JSON_FIELDS:
+                    try:
+                        row[name] = json.loads(text)
+                    except json.JSONDecodeError as exc:
+                        raise InvalidInput(f"{model}: input '{name}' must hold JSON lists ({exc.msg})") from exc
+                else:
+                    row[name] = text
+            rows.append(row)
+        return rows, payload
+    if not isinstance(payload, dict):
+        raise InvalidInput(f"{model}: expected a JSON object with an 'instances' list")
+    instances = payload.get("instances")
+    if not isinstance(instances, list):
+        raise InvalidInput(f"{model}: expected a JSON object with an 'instances' list")
+    extra = set(payload) - {"instances", "parameters"}
+    if extra:
+        raise InvalidInput(f"{model}: unexpected top-level fields {sorted(extra)}")
+    if not instances:
+        raise InvalidInput(f"{model}: 'instances' is empty")
+    return instances, None
+
+
+def respond(model: str, results: list[dict[str, Any]], v2: InferRequest | None) -> dict[str, Any] | InferResponse:
+    """V1 predictions, or a V2 response whose BYTES output `result` carries each result as JSON."""
+    if v2 is None:
+        return {"predictions": results}
+    encoded = [json.dumps(r) for r in results]
+    output = InferOutput(name="result", shape=[len(encoded)], datatype="BYTES", data=encoded)
+    return InferResponse(response_id=v2.id or str(uuid.uuid4()), model_name=model, infer_outputs=[output])

@@ -1,0 +1,233 @@
+"""`golem serve`: KServe's REST server hosting golems and/or the `pipeline` transformer.
+
+Built from KServe's own parts (ModelRepository, DataPlane, RESTServer) rather than `ModelServer.start`, because
+that registers only models that are already loaded; here every model is registered at once and loads in the
+background, so `/v2/health/ready` and `/v2/models/{name}/ready` answer false until the weights are in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import kserve
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from kserve.errors import ModelNotReady
+from kserve.model_repository import ModelRepository
+from kserve.model_server import FASTAPI_APP_IMPORT_STRING
+from kserve.model_server import app as kserve_app
+from kserve.protocol.dataplane import DataPlane
+from kserve.protocol.model_repository_extension import ModelRepositoryExtension
+from kserve.protocol.rest.server import RESTServer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from golemline.errors import GolemlineError
+from golemline.lifecycle import LifecycleManager
+from golemline.pipeline import STAGES, Chain, StageCaller, build_golems
+from golemline.predictors.base import Golem
+from golemline.serving import metrics
+from golemline.serving.batching import MicroBatcher
+from golemline.serving.pipeline_model import PipelineModel
+from golemline.serving.remote import RemoteGolem
+from golemline.settings import Settings
+
+log = logging.getLogger("golemline.serve")
+MODEL_PATH = re.compile(r"^/v[12]/models/([^/:]+)")
+
+
+class GolemDataPlane(DataPlane):
+    """KServe's data plane with honest readiness: the server is ready when every model is."""
+
+    async def ready(self) -> bool:
+        models = self._model_registry.get_models()
+        return bool(models) and all([await m.healthy() for m in models.values()])
+
+    async def get_model(self, name: str) -> Any:
+        model = self.get_model_from_registry(name)
+        if not await self._model_registry.is_model_ready(name):
+            raise ModelNotReady(name, f"model {name} is still loading; retry when /v2/models/{name}/ready is true")
+        return model
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit with 413 before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, send, int(declared))
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge(seen)
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge as exc:
+            await self._refuse(scope, send, exc.size)
+
+    async def _refuse(self, scope: Scope, send: Send, size: int) -> None:
+        response = JSONResponse({"error": f"request body of {size}+ bytes exceeds the {self.max_bytes}-byte limit"},
+                                status_code=413)
+        await response(scope, _empty, send)
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+async def _empty() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _model_of(request: Request) -> str:
+    match = MODEL_PATH.match(request.url.path)
+    return match.group(1) if match else "server"
+
+
+async def golemline_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    status = exc.http_status if isinstance(exc, GolemlineError) else 500
+    outcome = "overloaded" if status == 429 else ("invalid" if status < 500 else "error")
+    metrics.REQUESTS.labels(_model_of(request), outcome).inc()
+    return JSONResponse({"error": str(exc)}, status_code=status)
+
+
+_app_configured = False
+
+
+def configure_app(settings: Settings) -> None:
+    """Add golemline's error mapping, body limit and latency metric to KServe's FastAPI app (once)."""
+    global _app_configured
+    if _app_configured:
+        return
+    kserve_app.add_exception_handler(GolemlineError, golemline_error_handler)
+
+    @kserve_app.middleware("http")
+    async def observe_latency(request: Request, call_next: Any) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        if request.method == "POST" and MODEL_PATH.match(request.url.path):
+            model = _model_of(request)
+            if model in (*STAGES, "pipeline"):
+                metrics.REQUEST_SECONDS.labels(model).observe(time.perf_counter() - started)
+        return response
+
+    kserve_app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
+    _app_configured = True
+
+
+def _record_lifecycle(event: str, golem: Golem[Any, Any], seconds: float) -> None:
+    device = golem.settings.resolved_device
+    if event == "load":
+        metrics.LOAD_SECONDS.labels(golem.name).observe(seconds)
+        metrics.MODEL_LOADED.labels(golem.name).set(1)
+        metrics.DEVICE_MEMORY.labels(golem.name, device).set(golem.memory_bytes())
+    else:
+        metrics.UNLOAD_SECONDS.labels(golem.name).observe(seconds)
+        metrics.MODEL_LOADED.labels(golem.name).set(0)
+        metrics.DEVICE_MEMORY.labels(golem.name, device).set(0)
+        metrics.SWAPS.labels(golem.name).inc()
+
+
+@dataclass
+class Deployment:
+    """What one server process hosts: local golems (with their batchers), and optionally the transformer."""
+
+    settings: Settings
+    golems: dict[str, Golem[Any, Any]]
+    manager: LifecycleManager
+    batchers: dict[str, MicroBatcher] = field(default_factory=dict)
+    pipeline: PipelineModel | None = None
+    remotes: dict[str, RemoteGolem] = field(default_factory=dict)
+
+    @property
+    def models(self) -> list[kserve.Model]:
+        return [*self.golems.values(), *([self.pipeline] if self.pipeline else [])]
+
+    def load(self) -> None:
+        """Summon what the policy keeps resident; then every local golem can serve."""
+        try:
+            self.manager.start()
+        except Exception:
+            log.exception("loading the golems failed; the server stays not ready")
+            return
+        for golem in self.golems.values():
+            golem.serving_ready = True
+            metrics.MODEL_LOADED.labels(golem.name).set(1 if golem.loaded else 0)
+        log.info("golems ready: %s", ", ".join(self.golems) or "none (transformer only)")
+
+
+def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool) -> Deployment:
+    """Local golems `golem_names` (each behind a micro-batcher) and, if asked, the transformer over all stages;
+    a stage the transformer needs that is not local is called at its configured URL."""
+    server = settings.server
+    all_golems = build_golems(settings)
+    local = {name: all_golems[name] for name in golem_names}
+    manager = LifecycleManager(local, settings.policy, settings.budget_bytes, settings.resolved_device,
+                               on_event=_record_lifecycle)
+    deployment = Deployment(settings, local, manager)
+    for name, golem in local.items():
+        def run_batch(batch: list[Any], name: str = name) -> list[Any]:
+            with manager.use(name) as (loaded, _):
+                return loaded.run(batch)
+
+        batcher = MicroBatcher(name, run_batch, server.max_batch_size, server.max_latency_ms, server.max_queue,
+                               settings.resolved_device)
+        golem.executor = batcher.submit_many
+        deployment.batchers[name] = batcher
+    if with_pipeline:
+        callers: dict[str, StageCaller] = {}
+        for name in STAGES:
+            if name in local:
+                callers[name] = deployment.batchers[name].submit_many
+                continue
+            url = server.url_of(name)
+            if url is None:
+                raise GolemlineError(f"the transformer needs golem {name}: serve it here or give --{name}-url")
+            deployment.remotes[name] = RemoteGolem(name, url, server.stage_timeout_s)
+            callers[name] = deployment.remotes[name]
+
+        async def readiness() -> bool:
+            local_ready = all(g.serving_ready for g in local.values())
+            return local_ready and all([await r.ready() for r in deployment.remotes.values()])
+
+        chain = Chain(settings, callers, manager.report)
+        deployment.pipeline = PipelineModel(settings, chain, readiness)
+    return deployment
+
+
+def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool) -> None:
+    """Run until SIGTERM/SIGINT: register every model now, load the golems in the background."""
+    deployment = build_deployment(settings, golem_names, with_pipeline)
+    configure_app(settings)
+    repository = ModelRepository()
+    for model in deployment.models:
+        repository.update(model)
+    dataplane = GolemDataPlane(model_registry=repository)
+    rest = RESTServer(FASTAPI_APP_IMPORT_STRING, dataplane, ModelRepositoryExtension(model_registry=repository),
+                      settings.server.http_port, grace_period=10)
+    rest.config.host = settings.server.host  # KServe hard-codes 0.0.0.0
+    threading.Thread(target=deployment.load, name="golem-loader", daemon=True).start()
+    log.info("serving %s on %s:%d", [m.name for m in deployment.models], settings.server.host,
+             settings.server.http_port)
+    asyncio.run(rest.start())
