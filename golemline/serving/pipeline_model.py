@@ -23,16 +23,19 @@ class PipelineModel(kserve.Model):
 
     v2_fields = {"audio": True}
 
-    def __init__(self, settings: Settings, chain: Chain, readiness: Callable[[], Awaitable[bool]],
-                 name: str = "pipeline") -> None:
+    def __init__(self, settings: Settings, chain: Chain, local_ready: Callable[[], bool],
+                 remotes_ready: Callable[[], Awaitable[bool]], name: str = "pipeline") -> None:
         super().__init__(name)
         self.settings = settings
         self.chain = chain
-        self._readiness = readiness
-        self.ready = True  # the transformer itself holds no weights; healthy() reflects its stages
+        self._local_ready = local_ready
+        self.remotes_ready = remotes_ready
+        self.ready = True  # the transformer holds no weights of its own
 
     async def healthy(self) -> bool:
-        return await self._readiness()
+        """Ready to take requests once its local golems are; a remote golem that is down is reported per
+        request (503 naming it), and in the server's readiness (`/v2/health/ready`)."""
+        return self._local_ready()
 
     async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
         instances, v2 = instances_from(payload, self.name, self.v2_fields)

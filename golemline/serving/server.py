@@ -45,8 +45,11 @@ class GolemDataPlane(DataPlane):
     """KServe's data plane with honest readiness: the server is ready when every model is."""
 
     async def ready(self) -> bool:
-        models = self._model_registry.get_models()
-        return bool(models) and all([await m.healthy() for m in models.values()])
+        """Every model healthy and, for a transformer, every remote golem ready (KServe's predictor check)."""
+        models = self._model_registry.get_models().values()
+        if not models or not all([await m.healthy() for m in models]):
+            return False
+        return all([await m.remotes_ready() for m in models if isinstance(m, PipelineModel)])
 
     async def get_model(self, name: str) -> Any:
         model = self.get_model_from_registry(name)
@@ -207,12 +210,14 @@ def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipe
             deployment.remotes[name] = RemoteGolem(name, url, server.stage_timeout_s)
             callers[name] = deployment.remotes[name]
 
-        async def readiness() -> bool:
-            local_ready = all(g.serving_ready for g in local.values())
-            return local_ready and all([await r.ready() for r in deployment.remotes.values()])
+        def local_ready() -> bool:
+            return all(g.serving_ready for g in local.values())
+
+        async def remotes_ready() -> bool:
+            return all([await r.ready() for r in deployment.remotes.values()])
 
         chain = Chain(settings, callers, manager.report)
-        deployment.pipeline = PipelineModel(settings, chain, readiness)
+        deployment.pipeline = PipelineModel(settings, chain, local_ready, remotes_ready)
     return deployment
 
 

@@ -1,0 +1,151 @@
+"""`golem serve` (monolith) on loopback: V1 and V2, readiness, concurrency, bad input — a real server process."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from golemline.pipeline import Pipeline
+from tests.servers import Server, audio_b64, v1, v2, v2_results
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    running = Server("--max-batch-size", "8", "--max-latency-ms", "25")
+    try:
+        yield running.wait_ready()
+    finally:
+        running.stop()
+
+
+def test_readiness_was_false_until_the_models_loaded(server: Server) -> None:
+    assert server.seen_not_ready
+    assert httpx.get(f"{server.url}/v2/health/live").status_code == 200
+    for model in ("scribe", "interpreter", "oracle", "pipeline"):
+        response = httpx.get(f"{server.url}/v2/models/{model}/ready")
+        assert response.status_code == 200 and response.json()["ready"] is True
+
+
+def test_v1_and_v2_match_golem_run(server: Server, resident_pipeline: Pipeline) -> None:
+    [expected] = resident_pipeline.run([("weather", resident_pipeline.decode_file(SAMPLES / "weather.wav"))])
+    audio = audio_b64(SAMPLES / "weather.wav")
+    response = v1(server.url, "pipeline", [{"audio": audio}])
+    assert response.status_code == 200, response.text
+    [by_v1] = response.json()["predictions"]
+    response = v2(server.url, "pipeline", {"audio": [audio]})
+    assert response.status_code == 200, response.text
+    [by_v2] = v2_results(response)
+    for result in (by_v1, by_v2):
+        assert set(result) == set(expected.as_dict())
+        assert result["status"] == "ok"
+        assert result["transcript"] == expected.transcript and "weather" in result["transcript"].lower()
+        assert result["intent"]["label"] == "weather"
+        assert result["reply"] == expected.reply
+
+
+def test_noise_is_rejected_with_stage_and_reason(server: Server) -> None:
+    response = v1(server.url, "pipeline", [{"audio": audio_b64(SAMPLES / "noise.wav")},
+                                           {"audio": audio_b64(SAMPLES / "silence.wav")}])
+    assert response.status_code == 200
+    for result in response.json()["predictions"]:
+        assert result["status"] == "rejected" and result["reply"] is None
+        assert result["rejection"]["stage"] == "scribe" and result["rejection"]["reason"] == "no_speech"
+
+
+def test_golems_are_callable_on_their_own(server: Server) -> None:
+    [transcript] = v1(server.url, "scribe", [{"audio": audio_b64(SAMPLES / "timer.wav")}]).json()["predictions"]
+    assert "timer" in transcript["text"].lower() and transcript["no_speech_prob"] < 0.5
+    [intent] = v2_results(v2(server.url, "interpreter", {"text": ["play some jazz"],
+                                                           "labels": [json.dumps(["music", "news"])]}))
+    assert intent["labels"] == ["music", "news"]
+    [reply] = v2_results(v2(server.url, "oracle", {"text": ["will it rain?"], "intent": ["weather"]}))
+    assert reply["text"] and reply["tokens"] > 0
+
+
+def _batch_count_above_one(metrics_text: str, golem: str) -> float:
+    def value(le: str) -> float:
+        pattern = rf'golemline_batch_size_bucket{{golem="{golem}",le="{re.escape(le)}"}} ([0-9.e+]+)'
+        match = re.search(pattern, metrics_text)
+        return float(match.group(1)) if match else 0.0
+
+    return value("+Inf") - value("1.0")
+
+
+def test_concurrent_clients_share_batches(server: Server) -> None:
+    texts = [f"please play song number {i}" for i in range(32)]
+    with ThreadPoolExecutor(16) as pool:
+        responses = list(pool.map(lambda t: v1(server.url, "interpreter", [{"text": t}]), texts))
+    assert all(r.status_code == 200 and r.json()["predictions"][0]["labels"][0] == "music" for r in responses)
+    assert _batch_count_above_one(httpx.get(f"{server.url}/metrics").text, "interpreter") > 0
+
+
+MALFORMED: list[tuple[str, str, object, int, str]] = [
+    # (model, protocol, body, status, message fragment)
+    ("pipeline", "v1", "{not json", 400, "Unrecognized request format"),
+    ("pipeline", "v1", {"instances": []}, 400, "'instances' is empty"),
+    ("pipeline", "v1", {"inputs": []}, 400, "'instances' list"),
+    ("pipeline", "v1", {"instances": [{"audio": "!!!"}]}, 400, "not valid base64"),
+    ("pipeline", "v1", {"instances": [{"audio": "aGVsbG8="}]}, 400, "undecodable audio"),
+    ("pipeline", "v1", {"instances": [{"audio": ""}]}, 400, "empty audio"),
+    ("pipeline", "v1", {"instances": [{"audio": 42}]}, 400, "base64 string"),
+    ("pipeline", "v1", {"instances": [{"sound": "aGVsbG8="}]}, 400, "'audio' field"),
+    ("pipeline", "v1", {"instances": [{"audio": "aGVsbG8=", "lang": "en"}]}, 400, "unexpected fields"),
+    ("pipeline", "v2", {"inputs": [{"name": "audio", "datatype": "FP32", "shape": [1], "data": [1.0]}]}, 400,
+     "datatype BYTES"),
+    ("pipeline", "v2", {"inputs": [{"name": "audio", "datatype": "BYTES", "shape": [3], "data": ["aGk="]}]}, 400,
+     "shape [n]"),
+    ("pipeline", "v2", {"inputs": [{"name": "video", "datatype": "BYTES", "shape": [1], "data": ["aGk="]}]}, 400,
+     "unknown input 'video'"),
+    ("interpreter", "v1", {"instances": [{"text": "hi", "labels": []}]}, 400, "at least 2"),
+    ("interpreter", "v1", {"instances": [{"text": "hi", "labels": [str(i) for i in range(100)]}]}, 400,
+     "exceeds the limit"),
+    ("interpreter", "v1", {"instances": [{"text": ""}]}, 400, "non-empty string"),
+    ("interpreter", "v2", {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["hi"]},
+                                      {"name": "labels", "datatype": "BYTES", "shape": [1], "data": ["[oops"]}]},
+     400, "JSON lists"),
+    ("oracle", "v1", {"instances": [{"text": "hi"}]}, 400, "'intent'"),
+    ("oracle", "v2", {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["hi"]}]}, 400,
+     "missing input"),
+    ("nosuchmodel", "v1", {"instances": [{"text": "hi"}]}, 404, "nosuchmodel"),
+]
+
+
+def _post(server: Server, model: str, protocol: str, body: object) -> httpx.Response:
+    path = f"/v1/models/{model}:predict" if protocol == "v1" else f"/v2/models/{model}/infer"
+    content = body if isinstance(body, str) else json.dumps(body)
+    return httpx.post(server.url + path, content=content, headers={"content-type": "application/json"},
+                      timeout=60)
+
+
+@pytest.mark.parametrize(("model", "protocol", "body", "status", "message"), MALFORMED)
+def test_malformed_requests_get_a_4xx_naming_the_problem(server: Server, model: str, protocol: str, body: object,
+                                                         status: int, message: str) -> None:
+    response = _post(server, model, protocol, body)
+    assert response.status_code == status, response.text
+    assert message in response.text
+
+
+def test_oversized_body_is_413(server: Server) -> None:
+    response = httpx.post(f"{server.url}/v1/models/scribe:predict", content=b"x" * (33 * 1024 * 1024),
+                          headers={"content-type": "application/json"}, timeout=60)
+    assert response.status_code == 413 and "exceeds" in response.json()["error"]
+
+
+def test_good_requests_succeed_while_bad_ones_arrive(server: Server) -> None:
+    good = {"instances": [{"audio": audio_b64(SAMPLES / "music.wav")}]}
+    jobs = [("pipeline", "v1", good, 200)] * 4 + [(m, p, b, s) for m, p, b, s, _ in MALFORMED[:8]]
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda job: (job, _post(server, *job[:3])), jobs))
+    for (_, _, _, status), response in responses:
+        assert response.status_code == status
+    answers = [r.json()["predictions"][0] for (_, _, _, s), r in responses if s == 200]
+    assert len(answers) == 4 and all(a["intent"]["label"] == "music" and a["reply"] for a in answers)
+    assert httpx.get(f"{server.url}/v2/health/ready").json()["ready"] is True

@@ -1,0 +1,69 @@
+"""Split mode: one server per golem plus the transformer, wired by URLs — as `golem serve --split` starts them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from golemline.serving.split import child_commands
+from golemline.settings import Settings
+from tests.servers import Server, audio_b64, free_port, v1, v2, v2_results
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+STAGE_TIMEOUT_S = 5
+
+
+@pytest.fixture(scope="module")
+def split() -> Iterator[dict[str, Server]]:
+    golems = {name: Server("--golem", name) for name in ("scribe", "interpreter", "oracle")}
+    urls = [arg for name, server in golems.items() for arg in (f"--{name}-url", server.url)]
+    transformer = Server("--transformer", "--stage-timeout-s", str(STAGE_TIMEOUT_S), *urls)
+    servers = {**golems, "transformer": transformer}
+    try:
+        for server in servers.values():
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def test_transformer_gives_the_same_results_as_the_monolith(split: dict[str, Server], resident_pipeline) -> None:  # type: ignore[no-untyped-def]
+    names = ("weather", "timer", "noise", "misheard")
+    expected = {r.input: r.as_dict() for r in resident_pipeline.run(
+        [(n, resident_pipeline.decode_file(SAMPLES / f"{n}.wav")) for n in names])}
+    response = v2(split["transformer"].url, "pipeline", {"audio": [audio_b64(SAMPLES / f"{n}.wav") for n in names]})
+    assert response.status_code == 200, response.text
+    for name, result in zip(names, v2_results(response), strict=True):
+        for key in ("status", "transcript", "reply"):
+            assert result[key] == expected[name][key], (name, key)
+        assert (result["rejection"] or {}).get("reason") == (expected[name]["rejection"] or {}).get("reason")
+
+
+def test_a_dead_golem_gives_503_naming_it_within_the_deadline(split: dict[str, Server]) -> None:
+    split["scribe"].kill()
+    started = time.monotonic()
+    response = v1(split["transformer"].url, "pipeline", [{"audio": audio_b64(SAMPLES / "weather.wav")}])
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert "golem scribe" in response.json()["error"] and "unavailable" in response.json()["error"]
+    assert elapsed < STAGE_TIMEOUT_S + 2
+    ready = split["transformer"].url + "/v2/health/ready"
+    assert httpx.get(ready).status_code != 200 or httpx.get(ready).json()["ready"] is False
+    assert v1(split["transformer"].url, "interpreter", [{"text": "x"}]).status_code == 404  # not hosted there
+
+
+def test_split_launcher_wires_four_servers() -> None:
+    port = free_port()
+    settings = Settings().with_overrides(server={"http_port": port})
+    commands = child_commands(settings, ["serve", "--split", "--http-port", str(port), "--policy", "resident"])
+    assert len(commands) == 4
+    assert [c[c.index("--golem") + 1] for c in commands[:3]] == ["scribe", "interpreter", "oracle"]
+    transformer = commands[3]
+    assert "--transformer" in transformer and "--split" not in transformer
+    assert transformer[transformer.index("--scribe-url") + 1] == f"http://127.0.0.1:{port + 1}"
+    assert all("--policy" in c for c in commands)
