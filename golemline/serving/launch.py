@@ -1,0 +1,88 @@
+"""Start `golem serve` processes on loopback and talk to them: used by the tests and the benchmarks."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """One `golem serve ...` process bound to 127.0.0.1; records whether it was seen not-ready first."""
+
+    def __init__(self, *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"golem-serve-{self.port}.log"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        command = [sys.executable, "-m", "golemline.cli", "serve", "--host", "127.0.0.1",
+                   "--http-port", str(self.port), *args]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("w"),
+                                        stderr=subprocess.STDOUT)
+        self.seen_not_ready = False
+
+    def wait_ready(self, timeout: float = 120) -> Server:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                response = httpx.get(f"{self.url}/v2/health/ready", timeout=2)
+                if response.status_code == 200 and response.json().get("ready") is True:
+                    return self
+                self.seen_not_ready = True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"server on {self.port} not ready in {timeout}s: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def audio_b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def v1(url: str, model: str, instances: list[Any], timeout: float = 60) -> httpx.Response:
+    return httpx.post(f"{url}/v1/models/{model}:predict", json={"instances": instances}, timeout=timeout)
+
+
+def v2(url: str, model: str, inputs: dict[str, list[str]], timeout: float = 60) -> httpx.Response:
+    body = {"id": "test", "inputs": [{"name": k, "datatype": "BYTES", "shape": [len(v)], "data": v}
+                                     for k, v in inputs.items()]}
+    return httpx.post(f"{url}/v2/models/{model}/infer", json=body, timeout=timeout)
+
+
+def v2_results(response: httpx.Response) -> list[Any]:
+    import json
+
+    [output] = response.json()["outputs"]
+    assert output["name"] == "result" and output["datatype"] == "BYTES"
+    return [json.loads(item) for item in output["data"]]

@@ -1,0 +1,92 @@
+"""A real Prometheus scrapes a real `golem serve`; golem metrics are read back through Prometheus's HTTP API."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers import Server, audio_b64, free_port, v1
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+PROMETHEUS = shutil.which("prometheus")
+
+pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="the prometheus binary is not installed "
+                                "(Debian package `prometheus`; .ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    server = Server("--max-batch-size", "8", "--max-latency-ms", "25")
+    workdir = tmp_path_factory.mktemp("prometheus")
+    port = free_port()
+    (workdir / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: golemline\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{server.port}']}}]\n")
+    prometheus = subprocess.Popen(
+        [str(PROMETHEUS), f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        server.wait_ready()
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        prometheus.terminate()
+        prometheus.wait(timeout=20)
+        server.stop()
+
+
+def query(prometheus: str, promql: str) -> list[dict]:  # type: ignore[type-arg]
+    response = httpx.get(f"{prometheus}/api/v1/query", params={"query": promql}, timeout=10)
+    response.raise_for_status()
+    body = response.json()
+    assert body["status"] == "success", body
+    return body["data"]["result"]  # type: ignore[no-any-return]
+
+
+def eventually(prometheus: str, promql: str, timeout: float = 30) -> list[dict]:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = query(prometheus, promql)
+        except httpx.HTTPError:
+            result = []
+        if result:
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"no data for {promql!r} after {timeout}s")
+
+
+def test_golem_metrics_reach_prometheus(scraped: tuple[Server, str]) -> None:
+    server, prometheus = scraped
+    clean, noise = audio_b64(SAMPLES / "weather.wav"), audio_b64(SAMPLES / "noise.wav")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda a: v1(server.url, "pipeline", [{"audio": a}]), [clean, noise] * 4))
+    assert all(a.status_code == 200 for a in answers)
+    texts = [f"play song {i}" for i in range(16)]
+    with ThreadPoolExecutor(16) as pool:
+        assert all(r.status_code == 200 for r in pool.map(lambda t: v1(server.url, "interpreter", [{"text": t}]),
+                                                           texts))
+
+    ok = eventually(prometheus, 'golemline_requests_total{model="pipeline",outcome="ok"} >= 4')
+    assert float(ok[0]["value"][1]) >= 4
+    rejected = eventually(prometheus, 'golemline_rejections_total{stage="scribe",reason="no_speech"} >= 4')
+    assert float(rejected[0]["value"][1]) >= 4
+    loaded = eventually(prometheus, "golemline_model_loaded == 1")
+    assert {r["metric"]["golem"] for r in loaded} == {"scribe", "interpreter", "oracle"}
+    busy = eventually(prometheus, "golemline_device_busy_seconds_total > 0")
+    assert {r["metric"]["device"] for r in busy} == {"cpu"}
+    memory = eventually(prometheus, "golemline_device_memory_bytes > 1e6")
+    assert len(memory) == 3
+    assert eventually(prometheus, 'histogram_quantile(0.95, sum by (le, stage) '
+                                  '(rate(golemline_stage_duration_seconds_bucket[1m]))) > 0')
+    batched = eventually(prometheus, 'golemline_batch_size_count{golem="interpreter"} - ignoring(le) '
+                                     'golemline_batch_size_bucket{golem="interpreter",le="1.0"} > 0')
+    assert float(batched[0]["value"][1]) > 0  # some batches held more than one request
