@@ -139,6 +139,25 @@ def test_oversized_body_is_413(server: Server) -> None:
     assert response.status_code == 413 and "exceeds" in response.json()["error"]
 
 
+def test_wrong_content_type_is_a_400(server: Server) -> None:
+    response = httpx.post(f"{server.url}/v1/models/pipeline:predict", content=b"RIFF....WAVE",
+                          headers={"content-type": "audio/wav"}, timeout=30)
+    assert response.status_code == 400 and "'instances' list" in response.json()["error"]
+
+
+def test_audio_longer_than_the_limit_is_413(server: Server) -> None:
+    import base64
+    import io
+
+    import numpy as np
+    import soundfile
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.zeros(8000 * 61, dtype=np.int16), 8000, format="WAV")  # 61 s > 60 s limit
+    response = v1(server.url, "pipeline", [{"audio": base64.b64encode(buffer.getvalue()).decode()}])
+    assert response.status_code == 413 and "exceeds the 60 s limit" in response.json()["error"]
+
+
 def test_good_requests_succeed_while_bad_ones_arrive(server: Server) -> None:
     good = {"instances": [{"audio": audio_b64(SAMPLES / "music.wav")}]}
     jobs = [("pipeline", "v1", good, 200)] * 4 + [(m, p, b, s) for m, p, b, s, _ in MALFORMED[:8]]
