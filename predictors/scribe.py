@@ -107,8 +107,48 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
                           avg_logprob=_round(avg_logprob), no_speech_prob=_round(no_speech),
                           compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs)
 
+    WINDOW_S = 30.0  # Whisper's input window: shorter audio is decoded in one batched pass
+
     def run(self, batch: list[Audio]) -> list[Transcript]:
-        return [self._one(audio) for audio in batch]
+        """Utterances that fit one 30 s window share one encoder pass and one decoder call; longer audio goes
+        through faster-whisper's windowed transcription one by one."""
+        short = [i for i, audio in enumerate(batch) if audio.duration_s <= self.WINDOW_S]
+        results: dict[int, Transcript] = dict(zip(short, self._batched([batch[i] for i in short]), strict=True))
+        for i, audio in enumerate(batch):
+            if i not in results:
+                results[i] = self._one(audio)
+        return [results[i] for i in range(len(batch))]
+
+    def _batched(self, batch: list[Audio]) -> list[Transcript]:
+        if not batch:
+            return []
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        whisper = self._model
+        features = np.stack([pad_or_trim(whisper.feature_extractor(a.samples)) for a in batch])
+        encoded = whisper.encode(features)
+        multilingual = whisper.model.is_multilingual
+        languages = ([r[0][0][2:-2] for r in whisper.model.detect_language(encoded)] if multilingual
+                     else ["en"] * len(batch))
+        tokenizers = {lang: Tokenizer(whisper.hf_tokenizer, multilingual, task="transcribe", language=lang)
+                      for lang in set(languages)}
+        prompts = [whisper.get_prompt(tokenizers[lang], [], without_timestamps=True) for lang in languages]
+        suppress = get_suppressed_tokens(next(iter(tokenizers.values())), [-1])
+        outputs = whisper.model.generate(encoded, prompts, beam_size=1, max_length=whisper.max_length,
+                                         return_scores=True, return_no_speech_prob=True, suppress_blank=True,
+                                         suppress_tokens=suppress)
+        transcripts = []
+        for audio, language, output in zip(batch, languages, outputs, strict=True):
+            tokens = output.sequences_ids[0]
+            text = tokenizers[language].decode(tokens).strip()
+            # CTranslate2 returns the length-normalised score; faster-whisper's avg_logprob divides by len + 1.
+            avg_logprob = output.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else None
+            transcripts.append(Transcript(text=text, language=language, duration_s=audio.duration_s,
+                                          avg_logprob=_round(avg_logprob), no_speech_prob=_round(output.no_speech_prob),
+                                          compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs))
+        return transcripts
 
 
 class TransformersWhisper(Backend[Audio, Transcript]):

@@ -73,3 +73,25 @@ def test_parse_instance_accepts_base64_audio(samples: Path) -> None:
 def test_parse_instance_rejects_bad_input(instance: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         Scribe(Settings()).parse_instance(instance)
+
+
+def test_batched_decoding_matches_windowed_transcription(resident_pipeline: Pipeline, samples: Path) -> None:
+    backend = resident_pipeline.golems["scribe"]._backend
+    audios = [decode((samples / f"{name}.wav").read_bytes()) for name in ("weather", "misheard", "noise")]
+    batched = backend._batched(audios)
+    windowed = [backend._one(audio) for audio in audios]
+    for fast, reference in zip(batched, windowed, strict=True):
+        assert fast.text == reference.text
+        assert fast.no_speech_prob == pytest.approx(reference.no_speech_prob, abs=0.05)
+        assert fast.avg_logprob == pytest.approx(reference.avg_logprob, abs=0.05)
+
+
+def test_audio_longer_than_one_window_is_transcribed_in_windows(resident_pipeline: Pipeline, samples: Path) -> None:
+    import numpy as np
+
+    from golemline.audio import Audio
+
+    speech = decode((samples / "weather.wav").read_bytes()).samples
+    long = Audio(np.concatenate([np.zeros(16000 * 32, dtype=np.float32), speech]), 16000, 1)
+    [result] = resident_pipeline.golems["scribe"].run([long])
+    assert result.duration_s > 30 and "weather" in result.text.lower()
