@@ -29,7 +29,7 @@ from golemline.predictors.base import (
 )
 
 from golemline.audio import TARGET_RATE, Audio, decode
-from golemline.errors import InvalidInput
+from golemline.errors import ConfigError, InvalidInput
 from golemline.memory import cuda_allocated, rss_bytes
 from golemline.settings import Settings
 
@@ -78,9 +78,13 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         from faster_whisper import WhisperModel
 
         before = cuda_allocated()[0] if self.device == "cuda" else rss_bytes()
-        self._model = WhisperModel(str(self.model_dir), device=self.device,
-                                   compute_type=self.COMPUTE_TYPES[self.settings.dtype],
-                                   cpu_threads=self.settings.threads or 0)
+        try:
+            self._model = WhisperModel(str(self.model_dir), device=self.device,
+                                       compute_type=self.COMPUTE_TYPES[self.settings.dtype],
+                                       cpu_threads=self.settings.threads or 0)
+        except ValueError as exc:  # e.g. bf16 on a CPU without bf16 instructions
+            raise ConfigError(f"scribe: dtype {self.settings.dtype} is not usable on {self.device} ({exc}); "
+                              "use --dtype int8 or fp32 on CPU, fp16 on GPU") from exc
         # CTranslate2 allocates outside torch: its footprint is what the process grew by (RSS on CPU).
         after = cuda_allocated()[0] if self.device == "cuda" else rss_bytes()
         estimate = self.estimate_bytes(self.model_dir, self.settings)

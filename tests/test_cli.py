@@ -89,3 +89,12 @@ def test_models_verify_checks_the_bundled_oracle_checksum(capsys: pytest.Capture
     rows = json.loads(capsys.readouterr().out)
     oracle = [r for r in rows if r["golem"] == "oracle"]
     assert oracle and all(r["status"] == "ok" for r in oracle)
+
+
+def test_unsupported_dtype_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    import ctranslate2
+
+    if "bfloat16" in ctranslate2.get_supported_compute_types("cpu"):
+        pytest.skip("this CPU supports bfloat16, so there is no error to show")
+    assert main(["run", "samples/weather.wav", "--dtype", "bf16"]) == 2
+    assert "dtype bf16 is not usable on cpu" in capsys.readouterr().err
