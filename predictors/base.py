@@ -123,6 +123,7 @@ class Golem(kserve.Model, Generic[RequestT, ResultT]):
             raise InvalidInput(f"{self.stage}: unknown backend {self.spec.backend!r}")
         self._backend: Backend[RequestT, ResultT] | None = None
         self._model_dir: Path | None = None
+        self._estimate: int | None = None
         self.last_load_seconds = 0.0
         self.last_unload_seconds = 0.0
 
@@ -135,10 +136,13 @@ class Golem(kserve.Model, Generic[RequestT, ResultT]):
         return self._model_dir
 
     def estimated_bytes(self) -> int:
-        """Footprint known before loading: measured once loaded, weight files on disk before that."""
+        """Footprint: measured while loaded; before that, estimated from the weight files (once — it is fixed
+        for a golem's settings, and memory reports ask for it on every request)."""
         if self._backend is not None:
             return self._backend.memory_bytes()
-        return self.backends[self.spec.backend].estimate_bytes(self.model_dir, self.settings)
+        if self._estimate is None:
+            self._estimate = self.backends[self.spec.backend].estimate_bytes(self.model_dir, self.settings)
+        return self._estimate
 
     def load(self) -> bool:
         if self._backend is None:
