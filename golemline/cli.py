@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from golemline.errors import GolemlineError
+from golemline.errors import ConfigError, GolemlineError
 from golemline.settings import DEVICES, DTYPES, POLICIES, PROFILES, Settings, format_size
 
 
@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--stage-timeout-s", type=float, help="deadline for each remote golem call")
     for golem in ("scribe", "interpreter", "oracle"):
         serve.add_argument(f"--{golem}-url", help=f"base URL of a remote {golem} server (split mode)")
+    serve.add_argument("--auth-token-file", type=Path,
+                       help="require `Authorization: Bearer <token>` on inference endpoints (or GOLEM_AUTH_TOKEN)")
 
     models = commands.add_parser("models", help="list, pull, verify or train the models")
     actions = models.add_subparsers(dest="action", required=True)
@@ -81,6 +83,12 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None 
         for part in ("model", "backend"):
             values[f"{golem}_{part}"] = getattr(args, f"{golem}_{part}", None)
     server = {name: getattr(args, name, None) for name in SERVER_FLAGS}
+    token_file = getattr(args, "auth_token_file", None)
+    if token_file is not None:
+        try:
+            server["auth_token"] = token_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{token_file}: cannot read the auth token file ({exc.strerror})") from exc
     return Settings.from_env(environ).with_overrides(server=server, **values)
 
 
@@ -133,7 +141,7 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_serve(args: argparse.Namespace, argv: list[str]) -> int:
-    settings = settings_from_args(args)
+    settings = settings_from_args(args)  # may raise ConfigError (bad token file): main() turns it into exit 2
     if args.split:
         from golemline.serving.split import run_split
 

@@ -81,8 +81,13 @@ class ServerSettings:
     scribe_url: str | None = None
     interpreter_url: str | None = None
     oracle_url: str | None = None
+    # Bearer token required on inference endpoints when set (GOLEM_AUTH_TOKEN or --auth-token-file; never a flag,
+    # which `ps` would show). Kept out of repr so it cannot reach a log line.
+    auth_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.auth_token is not None and len(self.auth_token) < 16:
+            raise ConfigError("the auth token must be at least 16 characters")
         if not 1 <= self.max_batch_size <= 256:
             raise ConfigError("max_batch_size must be between 1 and 256")
         if self.max_queue < self.max_batch_size:

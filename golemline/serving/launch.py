@@ -26,11 +26,11 @@ def free_port() -> int:
 class Server:
     """One `golem serve ...` process bound to 127.0.0.1; records whether it was seen not-ready first."""
 
-    def __init__(self, *args: str, port: int | None = None) -> None:
+    def __init__(self, *args: str, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"golem-serve-{self.port}.log"
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
         command = [sys.executable, "-m", "golemline.cli", "serve", "--host", "127.0.0.1",
                    "--http-port", str(self.port), *args]
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("w"),
@@ -52,7 +52,22 @@ class Server:
             time.sleep(0.2)
         raise TimeoutError(f"server on {self.port} not ready in {timeout}s: {self.log.read_text()[-3000:]}")
 
-    def stop(self) -> None:
+    def wait_model_ready(self, model: str, timeout: float = 120, headers: dict[str, str] | None = None) -> Server:
+        """Wait for one model's readiness (a transformer's server readiness also needs its remote golems)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/v2/models/{model}/ready", timeout=2, headers=headers).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{model} on {self.port} not ready in {timeout}s: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> int:
+        """SIGTERM, then wait for a graceful exit (kill after 20 s); returns the exit code."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -60,6 +75,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        return int(self.process.returncode)
 
     def kill(self) -> None:
         self.process.kill()
@@ -70,8 +86,10 @@ def audio_b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
 
-def v1(url: str, model: str, instances: list[Any], timeout: float = 60) -> httpx.Response:
-    return httpx.post(f"{url}/v1/models/{model}:predict", json={"instances": instances}, timeout=timeout)
+def v1(url: str, model: str, instances: list[Any], timeout: float = 60,
+       headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.post(f"{url}/v1/models/{model}:predict", json={"instances": instances}, timeout=timeout,
+                      headers=headers)
 
 
 def v2(url: str, model: str, inputs: dict[str, list[str]], timeout: float = 60) -> httpx.Response:

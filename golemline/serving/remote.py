@@ -57,15 +57,17 @@ CODECS: dict[str, tuple[Callable[[list[Any]], list[dict[str, Any]]], Callable[..
 class RemoteGolem:
     """A stage caller that sends a batch to `{base_url}/v2/models/{name}/infer`."""
 
-    def __init__(self, name: str, base_url: str, timeout_s: float, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, name: str, base_url: str, timeout_s: float, client: httpx.AsyncClient | None = None,
+                 token: str | None = None) -> None:
         self.name = name
         self.url = f"{base_url}/v2/models/{name}/infer"
         self.timeout_s = timeout_s
         self._client = client
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient()
+            self._client = httpx.AsyncClient(headers=self._headers)
         return self._client
 
     async def __call__(self, batch: list[Any]) -> list[Any]:

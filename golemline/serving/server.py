@@ -8,8 +8,11 @@ background, so `/v2/health/ready` and `/v2/models/{name}/ready` answer false unt
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import re
+import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -136,7 +139,34 @@ def configure_app(settings: Settings) -> None:
         return response
 
     kserve_app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
+    if settings.server.auth_token:
+        kserve_app.add_middleware(BearerAuth, token=settings.server.auth_token)
     _app_configured = True
+
+
+class BearerAuth:
+    """`Authorization: Bearer <token>` on every model endpoint (health and /metrics stay open for probes and
+    Prometheus): missing → 401, wrong → 403. Constant-time comparison; the token is never logged."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not MODEL_PATH.match(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope.get("headers", [])).get(b"authorization", b"")
+        scheme, _, given = header.partition(b" ")
+        if not header or scheme.lower() != b"bearer":
+            response = JSONResponse({"error": "missing bearer token: send `Authorization: Bearer <token>`"},
+                                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        elif not hmac.compare_digest(given.strip(), self.expected):
+            response = JSONResponse({"error": "invalid bearer token"}, status_code=403)
+        else:
+            await self.app(scope, receive, send)
+            return
+        await response(scope, receive, send)
 
 
 def _record_lifecycle(event: str, golem: Golem[Any, Any], seconds: float) -> None:
@@ -207,7 +237,7 @@ def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipe
             url = server.url_of(name)
             if url is None:
                 raise GolemlineError(f"the transformer needs golem {name}: serve it here or give --{name}-url")
-            deployment.remotes[name] = RemoteGolem(name, url, server.stage_timeout_s)
+            deployment.remotes[name] = RemoteGolem(name, url, server.stage_timeout_s, token=server.auth_token)
             callers[name] = deployment.remotes[name]
 
         def local_ready() -> bool:
@@ -232,6 +262,10 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
     rest = RESTServer(FASTAPI_APP_IMPORT_STRING, dataplane, ModelRepositoryExtension(model_registry=repository),
                       settings.server.http_port, grace_period=10)
     rest.config.host = settings.server.host  # KServe hard-codes 0.0.0.0
+    # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal to the handler that was
+    # installed before it started: make that a clean exit (0), not death by signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: sys.exit(0))
     threading.Thread(target=deployment.load, name="golem-loader", daemon=True).start()
     log.info("serving %s on %s:%d", [m.name for m in deployment.models], settings.server.host,
              settings.server.http_port)

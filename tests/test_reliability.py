@@ -1,0 +1,130 @@
+"""Faults and security on loopback: auth, graceful shutdown, a golem restarted, a golem that never answers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers import Server, audio_b64, free_port, v1
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+TOKEN = "s3cret-token-for-tests-only"
+
+
+@pytest.fixture(scope="module")
+def authed() -> Iterator[Server]:
+    server = Server("--golem", "interpreter", "--transformer", "--scribe-url", "http://127.0.0.1:9",
+                    "--oracle-url", "http://127.0.0.1:9", env={"GOLEM_AUTH_TOKEN": TOKEN})
+    # The transformer is not ready (its remotes are down on purpose): wait for the golem it hosts.
+    server.wait_model_ready("interpreter", headers={"Authorization": f"Bearer {TOKEN}"})
+    yield server
+    server.stop()
+
+
+def test_auth_missing_token_is_401(authed: Server) -> None:
+    response = v1(authed.url, "interpreter", [{"text": "play jazz"}])
+    assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("header", [f"Bearer {TOKEN}x", "Bearer nope", f"Bearer {TOKEN[:-1]}"])
+def test_auth_wrong_token_is_403(authed: Server, header: str) -> None:
+    assert v1(authed.url, "interpreter", [{"text": "play jazz"}], headers={"Authorization": header}).status_code == 403
+
+
+def test_auth_right_token_is_200_and_probes_stay_open(authed: Server) -> None:
+    response = v1(authed.url, "interpreter", [{"text": "play jazz"}], headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200 and response.json()["predictions"][0]["labels"][0] == "music"
+    assert httpx.get(f"{authed.url}/v2/health/live").status_code == 200
+    assert httpx.get(f"{authed.url}/metrics").status_code == 200
+
+
+def test_the_token_never_reaches_the_log(authed: Server) -> None:
+    assert TOKEN not in authed.log.read_text()
+
+
+def test_sigterm_finishes_in_flight_requests_then_exits() -> None:
+    server = Server().wait_ready()
+    audio = [{"audio": audio_b64(SAMPLES / f"{n}.wav")} for n in ("weather", "timer", "music", "news")]
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(v1, server.url, "pipeline", audio, 120)
+        time.sleep(0.5)  # the request is being processed
+        code = server.stop()
+        response = in_flight.result()
+    assert response.status_code == 200
+    assert [p["status"] for p in response.json()["predictions"]] == ["ok"] * 4
+    assert code == 0
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{server.url}/v2/health/live", timeout=2)
+
+
+class BlackHole:
+    """A TCP listener that accepts connections and never answers: a golem stuck mid-request."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+def test_a_golem_that_never_answers_gives_504_within_the_deadline() -> None:
+    hole = BlackHole()
+    server = Server("--golem", "scribe", "--golem", "interpreter", "--transformer", "--oracle-url", hole.url,
+                    "--stage-timeout-s", "2")
+    try:
+        server.wait_model_ready("pipeline")
+        started = time.monotonic()
+        response = v1(server.url, "pipeline", [{"audio": audio_b64(SAMPLES / "weather.wav")}])
+        elapsed = time.monotonic() - started
+        assert response.status_code == 504
+        assert "golem oracle" in response.json()["error"] and "within 2 s" in response.json()["error"]
+        assert elapsed < 2 + 8  # scribe + interpreter on CPU, then the 2 s deadline — not a hang
+        noise = v1(server.url, "pipeline", [{"audio": audio_b64(SAMPLES / "noise.wav")}])
+        assert noise.status_code == 200 and noise.json()["predictions"][0]["status"] == "rejected"  # never asks oracle
+    finally:
+        server.stop()
+        hole.close()
+
+
+def test_a_restarted_golem_is_picked_up_again() -> None:
+    scribe_port = free_port()
+    golems = {"scribe": Server("--golem", "scribe", port=scribe_port),
+              "interpreter": Server("--golem", "interpreter"), "oracle": Server("--golem", "oracle")}
+    urls = [arg for name, s in golems.items() for arg in (f"--{name}-url", s.url)]
+    transformer = Server("--transformer", "--stage-timeout-s", "5", *urls)
+    request = [{"audio": audio_b64(SAMPLES / "timer.wav")}]
+    try:
+        for server in (*golems.values(), transformer):
+            server.wait_ready()
+        assert v1(transformer.url, "pipeline", request).status_code == 200
+        golems["scribe"].kill()
+        assert v1(transformer.url, "pipeline", request).status_code == 503
+        assert httpx.get(f"{transformer.url}/v2/health/ready").status_code != 200
+        golems["scribe"] = Server("--golem", "scribe", port=scribe_port).wait_ready()
+        transformer.wait_ready(timeout=30)  # readiness flips back once the golem is back
+        response = v1(transformer.url, "pipeline", request)
+        assert response.status_code == 200 and response.json()["predictions"][0]["intent"]["label"] == "timer"
+    finally:
+        for server in (*golems.values(), transformer):
+            server.stop()
