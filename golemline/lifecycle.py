@@ -26,6 +26,15 @@ from golemline.predictors.base import Golem
 from golemline.settings import format_size
 
 
+def _out_of_memory_errors() -> tuple[type[BaseException], ...]:
+    import torch
+
+    return (MemoryError, torch.OutOfMemoryError)
+
+
+_OUT_OF_MEMORY = _out_of_memory_errors()
+
+
 class LifecycleManager:
     """Loads and unloads golems according to a policy; reports memory and load/unload timings."""
 
@@ -79,6 +88,7 @@ class LifecycleManager:
     def _load(self, name: str) -> float:
         golem = self.golems[name]
         if golem.loaded:
+            self._recent.setdefault(name, None)  # loaded outside the manager: adopt it into the LRU order
             return 0.0
         golem.load()
         self._recent[name] = None
@@ -139,6 +149,28 @@ class LifecycleManager:
                 self.peak_rss_bytes = max(self.peak_rss_bytes, rss_bytes())
                 if self.policy == "sequential":
                     self._unload(name)
+
+    def run(self, name: str, batch: list[Any], next_name: str | None = None) -> list[Any]:
+        """Run a batch on a golem under the policy. Out of device memory: banish every other golem, empty the
+        cache and retry once; if it still does not fit, a BudgetError (503) says what to change."""
+        try:
+            with self.use(name, next_name=next_name) as (golem, _):
+                return golem.run(batch)
+        except _OUT_OF_MEMORY as first:
+            with self._lock:
+                for other in [n for n in self._recent if n != name]:
+                    self._unload(other)
+            if self.device == "cuda":
+                import torch
+
+                torch.cuda.empty_cache()
+            try:
+                with self.use(name, next_name=next_name) as (golem, _):
+                    return golem.run(batch)
+            except _OUT_OF_MEMORY as second:
+                raise BudgetError(f"golem {name} ran out of memory on {self.device} for a batch of {len(batch)} "
+                                  f"even alone on the device ({second}); lower --max-batch-size or use a lighter "
+                                  "--dtype") from first
 
     def shutdown(self) -> None:
         if self._prefetch is not None:

@@ -154,12 +154,8 @@ class Pipeline:
         self._started = False
 
     def _local_caller(self, name: str, next_name: str | None) -> StageCaller:
-        def run(batch: list[Any]) -> list[Any]:
-            with self.manager.use(name, next_name=next_name) as (golem, _):
-                return golem.run(batch)
-
         async def call(batch: list[Any]) -> list[Any]:
-            return run(batch)
+            return self.manager.run(name, batch, next_name=next_name)
 
         return call
 

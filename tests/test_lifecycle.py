@@ -84,3 +84,45 @@ def test_estimates_follow_the_dtype(golems) -> None:  # type: ignore[no-untyped-
     assert fp16 * 2 == fp32
     golems["oracle"].load()
     assert golems["oracle"].memory_bytes() == fp32  # the estimate matches what actually loads
+
+
+class _OutOfMemoryOnce:
+    """Fault injection: the wrapped golem's next `failures` runs raise a device out-of-memory error."""
+
+    def __init__(self, golem, failures: int) -> None:  # type: ignore[no-untyped-def]
+        self.golem, self.failures, self.original = golem, failures, golem.run
+
+    def __call__(self, batch):  # type: ignore[no-untyped-def]
+        import torch
+
+        if self.failures > 0:
+            self.failures -= 1
+            raise torch.OutOfMemoryError("simulated: CUDA out of memory")
+        return self.original(batch)
+
+
+def test_out_of_memory_evicts_the_others_and_retries_once(golems) -> None:  # type: ignore[no-untyped-def]
+    from golemline.predictors.interpreter import Interpreter
+
+    manager = LifecycleManager(golems, "lru", None, "cpu")
+    manager.start()
+    with manager.use("oracle"):
+        pass
+    with manager.use("interpreter"):
+        pass
+    golems["interpreter"].run = _OutOfMemoryOnce(golems["interpreter"], failures=1)
+    [result] = manager.run("interpreter", [Interpreter.make_request("play some jazz")])
+    assert result.label == "music"
+    assert not golems["oracle"].loaded  # banished to make room for the retry
+
+
+def test_out_of_memory_twice_is_a_clear_503(golems) -> None:  # type: ignore[no-untyped-def]
+    from golemline.predictors.interpreter import Interpreter
+
+    manager = LifecycleManager(golems, "lru", None, "cpu")
+    manager.start()
+    golems["interpreter"].load()  # loaded outside the manager: it must still manage it
+    golems["interpreter"].run = _OutOfMemoryOnce(golems["interpreter"], failures=2)
+    with pytest.raises(BudgetError, match="ran out of memory .* even alone") as raised:
+        manager.run("interpreter", [Interpreter.make_request("play some jazz")])
+    assert raised.value.http_status == 503

@@ -107,7 +107,7 @@ def test_a_golem_that_never_answers_gives_504_within_the_deadline() -> None:
         hole.close()
 
 
-def test_a_restarted_golem_is_picked_up_again() -> None:
+def test_a_golem_killed_mid_request_then_restarted() -> None:
     scribe_port = free_port()
     golems = {"scribe": Server("--golem", "scribe", port=scribe_port),
               "interpreter": Server("--golem", "interpreter"), "oracle": Server("--golem", "oracle")}
@@ -118,7 +118,15 @@ def test_a_restarted_golem_is_picked_up_again() -> None:
         for server in (*golems.values(), transformer):
             server.wait_ready()
         assert v1(transformer.url, "pipeline", request).status_code == 200
-        golems["scribe"].kill()
+        long_request = [{"audio": audio_b64(SAMPLES / f"{n}.wav")} for n in ("weather", "timer", "music", "news")] * 2
+        with ThreadPoolExecutor(1) as pool:
+            in_flight = pool.submit(v1, transformer.url, "pipeline", long_request, 60)
+            time.sleep(0.7)  # the scribe is decoding the batch
+            started = time.monotonic()
+            golems["scribe"].kill()
+            response = in_flight.result()
+        assert response.status_code == 503 and "golem scribe" in response.json()["error"]
+        assert time.monotonic() - started < 5  # answered promptly, no hang
         assert v1(transformer.url, "pipeline", request).status_code == 503
         assert httpx.get(f"{transformer.url}/v2/health/ready").status_code != 200
         golems["scribe"] = Server("--golem", "scribe", port=scribe_port).wait_ready()

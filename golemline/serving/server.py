@@ -221,8 +221,7 @@ def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipe
     deployment = Deployment(settings, local, manager)
     for name, golem in local.items():
         def run_batch(batch: list[Any], name: str = name) -> list[Any]:
-            with manager.use(name) as (loaded, _):
-                return loaded.run(batch)
+            return manager.run(name, batch)
 
         batcher = MicroBatcher(name, run_batch, server.max_batch_size, server.max_latency_ms, server.max_queue,
                                settings.resolved_device)
