@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth-token-file", type=Path,
                        help="require `Authorization: Bearer <token>` on inference endpoints (or GOLEM_AUTH_TOKEN)")
 
+    operator = commands.add_parser("operator", help="run the GolemPipeline operator (kopf) against the cluster")
+    operator.add_argument("--namespace", action="append", help="watch only this namespace (repeatable)")
+    operator.add_argument("--liveness-port", type=int, default=8080, help="serves /healthz for the liveness probe")
+
     models = commands.add_parser("models", help="list, pull, verify or train the models")
     actions = models.add_subparsers(dest="action", required=True)
     for action, text in (("list", "where each golem's model resolves"), ("pull", "download hub models"),
@@ -157,6 +161,17 @@ def command_serve(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def command_operator(args: argparse.Namespace) -> int:
+    """One replica, standalone (no peering), liveness only — kopf's own deployment advice."""
+    import kopf
+
+    import golemline.operator.handlers  # noqa: F401  (registers the handlers)
+
+    kopf.run(standalone=True, clusterwide=not args.namespace, namespaces=args.namespace or (),
+             liveness_endpoint=f"http://0.0.0.0:{args.liveness_port}/healthz")
+    return 0
+
+
 def command_models(args: argparse.Namespace) -> int:
     from golemline import models_cli
 
@@ -187,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_run(args)
         if args.command == "serve":
             return command_serve(args, arguments)
+        if args.command == "operator":
+            return command_operator(args)
         return command_models(args)
     except GolemlineError as exc:
         print(f"golem: error: {exc}", file=sys.stderr)

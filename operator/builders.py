@@ -1,0 +1,174 @@
+"""Pure builders: a GolemPipeline (spec dict) → the KServe InferenceServices that run it.
+
+No cluster access here, so every manifest is unit-tested and schema-validated without one. Configuration flows
+one way: Helm values → GolemPipeline spec → `GOLEM_*` environment → golemline's typed Settings in the pod.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+GOLEMS = ("scribe", "interpreter", "oracle")
+API_VERSION = "serving.kserve.io/v1beta1"
+PORT = 8080
+MODEL_MOUNT = "/mnt/models"
+
+GATING_ENV = {"minRmsDbfs": "GOLEM_GATE_MIN_RMS_DBFS", "maxNoSpeechProb": "GOLEM_GATE_MAX_NO_SPEECH_PROB",
+              "minAvgLogprob": "GOLEM_GATE_MIN_AVG_LOGPROB", "maxCompressionRatio": "GOLEM_GATE_MAX_COMPRESSION_RATIO",
+              "minIntentScore": "GOLEM_GATE_MIN_INTENT_SCORE", "minIntentMargin": "GOLEM_GATE_MIN_INTENT_MARGIN"}
+BATCHING_ENV = {"maxBatchSize": "GOLEM_MAX_BATCH_SIZE", "maxLatencyMs": "GOLEM_MAX_LATENCY_MS",
+                "maxQueue": "GOLEM_MAX_QUEUE"}
+
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+                      "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+POD_SECURITY = {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
+                "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def names(pipeline: str) -> dict[str, str]:
+    """InferenceService name per component."""
+    return {**{g: f"{pipeline}-{g}" for g in GOLEMS}, "pipeline": f"{pipeline}-pipeline",
+            "monolith": f"{pipeline}-monolith"}
+
+
+def predictor_url(isvc: str, namespace: str) -> str:
+    """KServe (RawDeployment) exposes a predictor as the Service `<isvc>-predictor` on port 80."""
+    return f"http://{isvc}-predictor.{namespace}.svc.cluster.local"
+
+
+def owner_reference(body: dict[str, Any]) -> dict[str, Any]:
+    meta = body["metadata"]
+    return {"apiVersion": body.get("apiVersion", "golemline.io/v1alpha1"), "kind": body.get("kind", "GolemPipeline"),
+            "name": meta["name"], "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+def _env(pairs: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"name": k, "value": str(v)} for k, v in pairs.items() if v is not None]
+
+
+def _common_env(spec: dict[str, Any]) -> dict[str, Any]:
+    env: dict[str, Any] = {"GOLEM_PROFILE": spec.get("profile", "offline"), "HF_HOME": "/var/cache/golemline/hf"}
+    env.update({GATING_ENV[k]: v for k, v in (spec.get("gating") or {}).items() if k in GATING_ENV})
+    env.update({BATCHING_ENV[k]: v for k, v in (spec.get("batching") or {}).items() if k in BATCHING_ENV})
+    return env
+
+
+def _golem_env(spec: dict[str, Any], golem: str) -> dict[str, Any]:
+    config = (spec.get("golems") or {}).get(golem) or {}
+    env: dict[str, Any] = {}
+    if config.get("storageUri"):
+        env["STORAGE_URI"] = config["storageUri"]  # KServe's storage initializer fills /mnt/models
+        env[f"GOLEM_{golem.upper()}_MODEL"] = MODEL_MOUNT
+    elif config.get("model"):
+        env[f"GOLEM_{golem.upper()}_MODEL"] = config["model"]
+    if config.get("backend"):
+        env[f"GOLEM_{golem.upper()}_BACKEND"] = config["backend"]
+    return env
+
+
+def _resources(workload: dict[str, Any], gpu_default: int) -> dict[str, Any]:
+    resources = copy.deepcopy(workload.get("resources") or {})
+    resources.setdefault("requests", {}).setdefault("cpu", "1")
+    resources["requests"].setdefault("memory", "2Gi")
+    resources.setdefault("limits", {}).setdefault("memory", resources["requests"]["memory"])
+    gpu = workload.get("gpu") or {}
+    count = gpu.get("count", gpu_default)
+    if count:
+        name = gpu.get("resourceName", "nvidia.com/gpu")
+        resources["limits"][name] = count  # extended resources: the limit is the request
+        resources["requests"][name] = count
+    return resources
+
+
+def _dtype(spec: dict[str, Any], golem: str | None, gpu: bool) -> str:
+    config = ((spec.get("golems") or {}).get(golem) or {}) if golem else {}
+    return str(config.get("dtype") or ("fp16" if gpu else "fp32"))
+
+
+def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], env: dict[str, Any],
+               gpu_default: int, namespace: str, auth: bool) -> dict[str, Any]:
+    image = spec.get("image") or {}
+    resources = _resources(workload, gpu_default)
+    has_gpu = any(k.startswith("nvidia.com/") for k in resources["limits"])
+    env = {**env, "GOLEM_DEVICE": "cuda" if has_gpu else "cpu"}
+    env_list: list[dict[str, Any]] = list(_env(env))
+    if auth:
+        env_list.append({"name": "GOLEM_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {
+            "name": spec["authSecretName"], "key": "token"}}})
+    container = {
+        "name": "kserve-container",
+        "image": f"{image.get('repository', 'ghcr.io/golemline/golemline')}:{image.get('tag', '0.1.0')}",
+        "imagePullPolicy": image.get("pullPolicy", "IfNotPresent"),
+        "command": ["golem"],
+        "args": ["serve", "--http-port", str(PORT), *args],
+        "env": env_list,
+        "ports": [{"containerPort": PORT, "protocol": "TCP", "name": "http1"}],
+        "resources": resources,
+        "securityContext": copy.deepcopy(CONTAINER_SECURITY),
+        "volumeMounts": [{"name": "model-cache", "mountPath": "/var/cache/golemline"},
+                         {"name": "tmp", "mountPath": "/tmp"}],
+    }
+    predictor: dict[str, Any] = {
+        "minReplicas": workload.get("minReplicas", 1),
+        "maxReplicas": max(workload.get("maxReplicas", 1), workload.get("minReplicas", 1), 1),
+        "securityContext": copy.deepcopy(POD_SECURITY),
+        "containers": [container],
+        "volumes": [{"name": "model-cache", "emptyDir": {"sizeLimit": "10Gi"}},
+                    {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+    }
+    for key in ("nodeSelector", "tolerations", "affinity"):
+        if workload.get(key):
+            predictor[key] = copy.deepcopy(workload[key])
+    return predictor
+
+
+def _isvc(body: dict[str, Any], name: str, component: str, predictor: dict[str, Any]) -> dict[str, Any]:
+    meta, spec = body["metadata"], body.get("spec") or {}
+    pipeline = meta["name"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "InferenceService",
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "labels": {"app.kubernetes.io/name": "golemline", "app.kubernetes.io/instance": pipeline,
+                       "app.kubernetes.io/component": component, "app.kubernetes.io/managed-by": "golemline-operator",
+                       "golemline.io/pipeline": pipeline},
+            "annotations": {"serving.kserve.io/deploymentMode": spec.get("deploymentMode", "RawDeployment"),
+                            "prometheus.io/scrape": "true", "prometheus.io/port": str(PORT),
+                            "prometheus.io/path": "/metrics"},
+            "ownerReferences": [owner_reference(body)],
+        },
+        "spec": {"predictor": predictor},
+    }
+
+
+def build_inference_services(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every InferenceService a GolemPipeline needs, in a stable order."""
+    spec, namespace = body.get("spec") or {}, body["metadata"]["namespace"]
+    isvc_names = names(body["metadata"]["name"])
+    common = _common_env(spec)
+    auth = bool(spec.get("authSecretName"))
+    if spec.get("mode", "microservices") == "monolith":
+        workload = spec.get("monolith") or {}
+        lifecycle = spec.get("lifecycle") or {}
+        env = {**common, "GOLEM_POLICY": lifecycle.get("policy", "resident"), "GOLEM_BUDGET": lifecycle.get("budget")}
+        for golem in GOLEMS:
+            env.update(_golem_env(spec, golem))
+        gpu = (workload.get("gpu") or {}).get("count", 1) > 0
+        env["GOLEM_DTYPE"] = _dtype(spec, None, gpu)
+        predictor = _predictor(spec, workload, [], env, 1, namespace, auth)
+        return [_isvc(body, isvc_names["monolith"], "monolith", predictor)]
+    services = []
+    for golem in GOLEMS:
+        workload = (spec.get("golems") or {}).get(golem) or {}
+        gpu = (workload.get("gpu") or {}).get("count", 1) > 0
+        env = {**common, **_golem_env(spec, golem), "GOLEM_DTYPE": _dtype(spec, golem, gpu)}
+        predictor = _predictor(spec, workload, ["--golem", golem], env, 1, namespace, auth)
+        services.append(_isvc(body, isvc_names[golem], golem, predictor))
+    transformer = spec.get("transformer") or {}
+    urls = {f"GOLEM_{g.upper()}_URL": predictor_url(isvc_names[g], namespace) for g in GOLEMS}
+    predictor = _predictor(spec, transformer, ["--transformer"], {**common, **urls}, 0, namespace, auth)
+    services.append(_isvc(body, isvc_names["pipeline"], "transformer", predictor))
+    return services

@@ -1,0 +1,51 @@
+"""The operator's Kubernetes client: pykube-ng, configured in-cluster or from KUBECONFIG (tests: kmock)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pykube
+
+
+class InferenceService(pykube.objects.NamespacedAPIObject):
+    version = "serving.kserve.io/v1beta1"
+    endpoint = "inferenceservices"
+    kind = "InferenceService"
+
+
+def api() -> pykube.HTTPClient:
+    return pykube.HTTPClient(pykube.KubeConfig.from_env())
+
+
+def get(client: pykube.HTTPClient, namespace: str, name: str) -> dict[str, Any] | None:
+    found = InferenceService.objects(client, namespace=namespace).get_or_none(name=name)
+    return dict(found.obj) if found is not None else None
+
+
+def apply(client: pykube.HTTPClient, manifest: dict[str, Any]) -> str:
+    """Create the object, or merge-patch its labels, annotations, owners and spec; returns what was done."""
+    meta = manifest["metadata"]
+    existing = InferenceService.objects(client, namespace=meta["namespace"]).get_or_none(name=meta["name"])
+    if existing is None:
+        InferenceService(client, manifest).create()
+        return "created"
+    wanted = {"metadata": {k: meta[k] for k in ("labels", "annotations", "ownerReferences")}, "spec": manifest["spec"]}
+    current = {"metadata": {k: existing.obj["metadata"].get(k) for k in ("labels", "annotations", "ownerReferences")},
+               "spec": existing.obj.get("spec")}
+    if current == wanted:
+        return "unchanged"
+    existing.patch(wanted)
+    return "patched"
+
+
+def owned(client: pykube.HTTPClient, namespace: str, pipeline: str) -> list[dict[str, Any]]:
+    query = InferenceService.objects(client, namespace=namespace).filter(selector={"golemline.io/pipeline": pipeline})
+    # Check the label here too: a server that ignores the selector must not make us touch others' objects.
+    return [dict(obj.obj) for obj in query
+            if (obj.obj["metadata"].get("labels") or {}).get("golemline.io/pipeline") == pipeline]
+
+
+def delete(client: pykube.HTTPClient, namespace: str, name: str) -> None:
+    found = InferenceService.objects(client, namespace=namespace).get_or_none(name=name)
+    if found is not None:
+        found.delete()

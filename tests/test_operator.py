@@ -1,0 +1,149 @@
+"""The operator's pure parts: GolemPipeline → InferenceServices (schema-valid, on GPU pools, restricted) and
+status aggregation."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+from golemline.operator.builders import GOLEMS, build_inference_services, names
+from golemline.operator.status import aggregate
+
+from tests.k8s_schemas import ROOT, pod_of, validate
+
+POOL = {"cloud.google.com/gke-accelerator": "nvidia-l4"}
+TAINT = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+EXAMPLES = ROOT / "charts" / "golemline" / "examples"
+
+
+def pipeline(spec: dict[str, Any], name: str = "demo") -> dict[str, Any]:
+    return {"apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
+            "metadata": {"name": name, "namespace": "ml", "uid": "0000-1111", "generation": 3}, "spec": spec}
+
+
+def example_spec(file: str) -> dict[str, Any]:
+    return yaml.safe_load((EXAMPLES / file).read_text())["pipeline"]["spec"]
+
+
+GPU_POOL = {"mode": "microservices", "gpuHourlyPrice": 2.5,
+            "golems": {g: {"gpu": {"count": 1}, "nodeSelector": POOL, "tolerations": TAINT,
+                           "minReplicas": 1, "maxReplicas": 3} for g in GOLEMS},
+            "gating": {"maxNoSpeechProb": 0.6, "minIntentScore": 0.4}, "batching": {"maxBatchSize": 16}}
+MONOLITH = {"mode": "monolith", "monolith": {"gpu": {"count": 1}, "nodeSelector": POOL, "tolerations": TAINT},
+            "lifecycle": {"policy": "sequential", "budget": "6GiB"}}
+
+
+@pytest.mark.parametrize("spec", [GPU_POOL, MONOLITH, {}], ids=["gpu-pool", "monolith", "defaults"])
+def test_manifests_validate_against_kserve_and_kubernetes_schemas(spec: dict[str, Any]) -> None:
+    validate(pipeline(spec))  # the GolemPipeline itself, against our CRD
+    for isvc in build_inference_services(pipeline(spec)):
+        validate(isvc)  # KServe's InferenceService CRD schema
+        validate(pod_of(isvc["spec"]["predictor"]))  # its pod template, against Kubernetes 1.30
+
+
+def test_microservices_put_each_golem_on_the_gpu_pool() -> None:
+    services = build_inference_services(pipeline(GPU_POOL))
+    assert [s["metadata"]["name"] for s in services] == ["demo-scribe", "demo-interpreter", "demo-oracle",
+                                                         "demo-pipeline"]
+    for isvc in services[:3]:
+        predictor = isvc["spec"]["predictor"]
+        [container] = predictor["containers"]
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+        assert predictor["nodeSelector"] == POOL and predictor["tolerations"] == TAINT
+        assert (predictor["minReplicas"], predictor["maxReplicas"]) == (1, 3)
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["GOLEM_DEVICE"] == "cuda" and env["GOLEM_DTYPE"] == "fp16"
+        assert env["GOLEM_GATE_MAX_NO_SPEECH_PROB"] == "0.6" and env["GOLEM_MAX_BATCH_SIZE"] == "16"
+    transformer = services[3]["spec"]["predictor"]
+    [container] = transformer["containers"]
+    assert not any(k.startswith("nvidia.com") for k in container["resources"]["limits"])  # no GPU to chain calls
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["GOLEM_SCRIBE_URL"] == "http://demo-scribe-predictor.ml.svc.cluster.local"
+    assert container["args"][-1] == "--transformer"
+
+
+def test_every_pod_runs_restricted() -> None:
+    for spec in (GPU_POOL, MONOLITH):
+        for isvc in build_inference_services(pipeline(spec)):
+            predictor = isvc["spec"]["predictor"]
+            assert predictor["securityContext"]["runAsNonRoot"] is True
+            assert predictor["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+            for container in predictor["containers"]:
+                security = container["securityContext"]
+                assert security["allowPrivilegeEscalation"] is False
+                assert security["readOnlyRootFilesystem"] is True
+                assert security["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_monolith_is_one_service_with_the_lifecycle_policy() -> None:
+    [isvc] = build_inference_services(pipeline(MONOLITH))
+    assert isvc["metadata"]["name"] == "demo-monolith"
+    env = {e["name"]: e.get("value") for e in isvc["spec"]["predictor"]["containers"][0]["env"]}
+    assert env["GOLEM_POLICY"] == "sequential" and env["GOLEM_BUDGET"] == "6GiB"
+
+
+def test_owner_references_and_labels() -> None:
+    for isvc in build_inference_services(pipeline(GPU_POOL)):
+        [owner] = isvc["metadata"]["ownerReferences"]
+        assert owner == {"apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline", "name": "demo",
+                         "uid": "0000-1111", "controller": True, "blockOwnerDeletion": True}
+        assert isvc["metadata"]["labels"]["golemline.io/pipeline"] == "demo"
+        assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+
+
+def test_storage_uri_and_mig_resources() -> None:
+    spec = copy.deepcopy(GPU_POOL)
+    mig = {"count": 1, "resourceName": "nvidia.com/mig-1g.10gb"}
+    spec["golems"]["scribe"].update({"storageUri": "s3://models/whisper", "gpu": mig})
+    isvc = build_inference_services(pipeline(spec))[0]
+    [container] = isvc["spec"]["predictor"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["STORAGE_URI"] == "s3://models/whisper" and env["GOLEM_SCRIBE_MODEL"] == "/mnt/models"
+    assert container["resources"]["limits"]["nvidia.com/mig-1g.10gb"] == 1
+    assert "nvidia.com/gpu" not in container["resources"]["limits"]
+
+
+def test_auth_secret_is_referenced_not_copied() -> None:
+    isvc = build_inference_services(pipeline({**GPU_POOL, "authSecretName": "golem-token"}))[3]
+    [token] = [e for e in isvc["spec"]["predictor"]["containers"][0]["env"] if e["name"] == "GOLEM_AUTH_TOKEN"]
+    assert token == {"name": "GOLEM_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "golem-token", "key": "token"}}}
+
+
+def test_a_typo_in_the_spec_is_rejected_by_the_crd_schema() -> None:
+    import jsonschema
+
+    with pytest.raises(jsonschema.ValidationError):
+        validate(pipeline({"mode": "microservices", "golems": {"scribe": {"gpus": 1}}}))
+    with pytest.raises(jsonschema.ValidationError):
+        validate(pipeline({"mode": "distributed"}))
+
+
+def _isvc(ready: bool | None, url: str | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {} if ready is None else {
+        "conditions": [{"type": "Ready", "status": "True" if ready else "False", "reason": "x"}]}
+    if url:
+        status["url"] = url
+    return {"metadata": {"name": "n"}, "status": status}
+
+
+def test_status_is_ready_only_when_every_child_is() -> None:
+    children = {"scribe": _isvc(True), "interpreter": _isvc(True), "oracle": _isvc(False), "pipeline": None}
+    status = aggregate(3, children, "pipeline")
+    ready = status["conditions"][0]
+    assert ready["type"] == "Ready" and ready["status"] == "False"
+    assert "oracle" in ready["message"] and "pipeline" in ready["message"]
+    assert status["observedGeneration"] == 3 and status["url"] is None
+    children = {name: _isvc(True, "http://demo-pipeline.ml.example.com" if name == "pipeline" else None)
+                for name in ("scribe", "interpreter", "oracle", "pipeline")}
+    status = aggregate(4, children, "pipeline")
+    assert status["conditions"][0]["status"] == "True"
+    assert status["url"] == "http://demo-pipeline.ml.example.com/v1/models/pipeline:predict"
+    assert {c["type"] for c in status["conditions"]} == {"Ready", "ScribeReady", "InterpreterReady", "OracleReady",
+                                                          "PipelineReady"}
+
+
+def test_names_are_stable() -> None:
+    assert names("x") == {"scribe": "x-scribe", "interpreter": "x-interpreter", "oracle": "x-oracle",
+                          "pipeline": "x-pipeline", "monolith": "x-monolith"}

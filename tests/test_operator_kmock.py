@@ -1,0 +1,108 @@
+"""The real operator (kopf) against kmock, a Kubernetes API emulator: create, update, mode switch, status, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ["GOLEM_OPERATOR_STATUS_INTERVAL"] = "1"  # read when the handlers module is imported
+
+import golemline.operator.handlers  # noqa: E402,F401  (registers the handlers)
+import kmock  # noqa: E402
+import kopf  # noqa: E402
+import kopf.testing  # noqa: E402
+
+pytestmark = pytest.mark.asyncio
+
+PIPELINES = "golemline.io/v1alpha1/golempipelines"
+ISVCS = "serving.kserve.io/v1beta1/inferenceservices"
+
+
+@pytest.fixture(autouse=True)
+def kubeconfig(tmp_path: Path, kmock: kmock.KubernetesEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(f"""
+kind: Config
+current-context: mock
+clusters: [{{name: mock, cluster: {{server: "{kmock.url!s}"}}}}]
+contexts: [{{name: mock, context: {{cluster: mock}}}}]
+users: []
+""")
+    monkeypatch.setenv("KUBECONFIG", str(config))
+
+
+def isvc_names(emulator: kmock.KubernetesEmulator) -> set[str]:
+    return {key[2] for key, obj in emulator.objects.items() if str(key[0]) == str(kmock.resource(ISVCS))
+            and not obj.deleted}
+
+
+async def until(condition: Any, timeout: float = 15) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.2)
+
+
+async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
+    kmock.resources.load_bundled()
+    for resource, kind in ((PIPELINES, "GolemPipeline"), (ISVCS, "InferenceService")):
+        kmock.resources[resource].kind = kind
+        kmock.resources[resource].namespaced = True
+        kmock.resources[resource].verbs = {"get", "list", "watch", "create", "patch", "update", "delete"}
+        kmock.resources[resource].subresources = {"status"}
+    kmock.objects[PIPELINES, "ml", "demo"] = {
+        "apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
+        "metadata": {"name": "demo", "namespace": "ml", "uid": "uid-demo", "generation": 1, "resourceVersion": "1"},
+        "spec": {"mode": "microservices", "batching": {"maxBatchSize": 8},
+                 "golems": {"scribe": {"gpu": {"count": 1}, "nodeSelector": {"pool": "gpu"}}}}}
+    settings = kopf.OperatorSettings()
+    settings.scanning.disabled = True
+    settings.posting.enabled = False
+    runner = kopf.testing.KopfRunner(["run", "--standalone", "--namespace", "ml", "-m", "golemline.operator.handlers"],
+                                     settings=settings, timeout=30)
+    runner.__enter__()  # the operator runs in its own thread; kmock answers from this test's event loop
+    try:
+        # create → one InferenceService per golem plus the transformer, owned by the pipeline
+        await until(lambda: isvc_names(kmock) == {"demo-scribe", "demo-interpreter", "demo-oracle", "demo-pipeline"})
+        scribe = kmock.objects[ISVCS, "ml", "demo-scribe"]
+        assert scribe["metadata"]["ownerReferences"][0]["uid"] == "uid-demo"
+        assert scribe["spec"]["predictor"]["nodeSelector"] == {"pool": "gpu"}
+        await until(lambda: (kmock.objects[PIPELINES, "ml", "demo"].get("status") or {}).get("conditions"))
+        status = kmock.objects[PIPELINES, "ml", "demo"]["status"]
+        assert status["conditions"][0]["type"] == "Ready" and status["conditions"][0]["status"] == "False"
+
+        # status aggregation → Ready once every InferenceService reports Ready
+        for name in ("demo-scribe", "demo-interpreter", "demo-oracle", "demo-pipeline"):
+            kmock.objects[ISVCS, "ml", name].patch({"status": {
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "url": f"http://{name}.ml.example.com"}})
+        await until(lambda: kmock.objects[PIPELINES, "ml", "demo"]["status"]["conditions"][0]["status"] == "True")
+        assert kmock.objects[PIPELINES, "ml", "demo"]["status"]["url"].startswith("http://demo-pipeline.ml")
+
+        # update → the change is patched into the children
+        await kmock.patch("/apis/golemline.io/v1alpha1/namespaces/ml/golempipelines/demo",
+                          json={"metadata": {"generation": 2}, "spec": {"batching": {"maxBatchSize": 32}}},
+                          headers={"Content-Type": "application/merge-patch+json"})
+
+        def batch_env() -> str | None:
+            env = kmock.objects[ISVCS, "ml", "demo-oracle"]["spec"]["predictor"]["containers"][0]["env"]
+            return next((e["value"] for e in env if e["name"] == "GOLEM_MAX_BATCH_SIZE"), None)
+
+        await until(lambda: batch_env() == "32")
+
+        # mode switch → the golem services go, the monolith comes
+        await kmock.patch("/apis/golemline.io/v1alpha1/namespaces/ml/golempipelines/demo",
+                          json={"metadata": {"generation": 3}, "spec": {"mode": "monolith"}},
+                          headers={"Content-Type": "application/merge-patch+json"})
+        await until(lambda: isvc_names(kmock) == {"demo-monolith"})
+
+        # delete → the children are removed with the pipeline
+        await kmock.delete("/apis/golemline.io/v1alpha1/namespaces/ml/golempipelines/demo")
+        await until(lambda: not isvc_names(kmock))
+    finally:
+        await asyncio.to_thread(runner.__exit__, None, None, None)  # joining must not block kmock's loop
+    assert "InferenceService demo-scribe: created" in runner.output
