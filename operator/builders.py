@@ -126,6 +126,9 @@ def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], 
 def _isvc(body: dict[str, Any], name: str, component: str, predictor: dict[str, Any]) -> dict[str, Any]:
     meta, spec = body["metadata"], body.get("spec") or {}
     pipeline = meta["name"]
+    # Pod labels: what the chart's PodMonitor and NetworkPolicies select on.
+    predictor["labels"] = {"app.kubernetes.io/name": "golemline", "golemline.io/pipeline": pipeline,
+                           "golemline.io/component": component}
     return {
         "apiVersion": API_VERSION,
         "kind": "InferenceService",
