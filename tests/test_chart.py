@@ -16,7 +16,8 @@ from golemline.operator.builders import build_inference_services
 from tests.k8s_schemas import pod_of, validate
 
 CHART = Path(__file__).resolve().parents[1] / "charts" / "golemline"
-EXAMPLES = {"default": {}, **{p.stem: yaml.safe_load(p.read_text()) for p in sorted((CHART / "examples").glob("*.yaml"))}}
+EXAMPLES: dict[str, dict[str, Any]] = {"default": {}}
+EXAMPLES.update({p.stem: yaml.safe_load(p.read_text()) for p in sorted((CHART / "examples").glob("*.yaml"))})
 
 
 @cache
