@@ -26,6 +26,7 @@ def _settings_options() -> argparse.ArgumentParser:
     parent.add_argument("--seed", type=int, help="sample replies with this seed (default: greedy)")
     parent.add_argument("--max-new-tokens", type=int, help="upper bound on reply length (1..256)")
     parent.add_argument("--threads", type=int, help="CPU threads for inference")
+    parent.add_argument("--gpu-hourly-price", type=float, help="price of one device per hour (cost metrics)")
     for golem in ("scribe", "interpreter", "oracle"):
         parent.add_argument(f"--{golem}-model", help=f"{golem} model: HF id, directory or package:<module>")
         parent.add_argument(f"--{golem}-backend", help=f"{golem} backend")
@@ -82,7 +83,8 @@ SERVER_FLAGS = ("http_port", "host", "max_batch_size", "max_latency_ms", "max_qu
 
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
     values = {name: getattr(args, name, None) for name in
-              ("profile", "policy", "budget", "device", "dtype", "seed", "max_new_tokens", "threads")}
+              ("profile", "policy", "budget", "device", "dtype", "seed", "max_new_tokens", "threads",
+               "gpu_hourly_price")}
     for golem in ("scribe", "interpreter", "oracle"):
         for part in ("model", "backend"):
             values[f"{golem}_{part}"] = getattr(args, f"{golem}_{part}", None)

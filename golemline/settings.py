@@ -116,6 +116,7 @@ class Settings:
     max_audio_seconds: float = 60.0
     max_audio_bytes: int = 25 * 1024 * 1024
     threads: int | None = None
+    gpu_hourly_price: float = 0.0  # price of one device of this server per hour (cost metrics)
     server: ServerSettings = field(default_factory=ServerSettings)
 
     def __post_init__(self) -> None:
@@ -132,6 +133,8 @@ class Settings:
                 raise ConfigError(f"{name}: unknown backend {spec.backend!r}; known: {BACKENDS.get(name)}")
         if not 1 <= self.max_new_tokens <= 256:
             raise ConfigError("max_new_tokens must be between 1 and 256 (replies are bounded)")
+        if self.gpu_hourly_price < 0:
+            raise ConfigError("the hourly device price cannot be negative")
         if self.budget_bytes is not None and self.budget_bytes <= 0:
             raise ConfigError("the memory budget must be a positive size such as 300MiB")
 
@@ -163,6 +166,8 @@ class Settings:
         for name in ("max_new_tokens", "seed", "threads"):
             if f"GOLEM_{name.upper()}" in env:
                 values[name] = int(env[f"GOLEM_{name.upper()}"])
+        if "GOLEM_GPU_HOURLY_PRICE" in env:
+            values["gpu_hourly_price"] = float(env["GOLEM_GPU_HOURLY_PRICE"])
         for golem in GOLEMS:
             for part in ("model", "backend"):
                 if f"GOLEM_{golem.upper()}_{part.upper()}" in env:

@@ -48,7 +48,8 @@ def _env(pairs: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _common_env(spec: dict[str, Any]) -> dict[str, Any]:
-    env: dict[str, Any] = {"GOLEM_PROFILE": spec.get("profile", "offline"), "HF_HOME": "/var/cache/golemline/hf"}
+    env: dict[str, Any] = {"GOLEM_PROFILE": spec.get("profile", "offline"), "HF_HOME": "/var/cache/golemline/hf",
+                           "GOLEM_GPU_HOURLY_PRICE": spec.get("gpuHourlyPrice", 0)}
     env.update({GATING_ENV[k]: v for k, v in (spec.get("gating") or {}).items() if k in GATING_ENV})
     env.update({BATCHING_ENV[k]: v for k, v in (spec.get("batching") or {}).items() if k in BATCHING_ENV})
     return env

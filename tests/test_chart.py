@@ -137,8 +137,18 @@ def test_monitoring_objects_render_when_enabled() -> None:
     [monitor] = kinds(docs, "PodMonitor")
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     [rule] = kinds(docs, "PrometheusRule")
-    names = {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]}
-    assert {"GolemlinePipelineLatencyHigh", "GolemlineRejectionSpike", "GolemlineQueueSaturated"} <= names
+    names = {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"] if "alert" in r}
+    assert {"GolemlinePipelineLatencyHigh", "GolemlineRejectionSpike", "GolemlineQueueSaturated",
+            "GolemlineModelLoadFailures", "GolemlineGPUAllocatedButIdle"} <= names
+    [latency] = [r for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == "GolemlinePipelineLatencyHigh"]
+    assert latency["expr"].endswith("> 5")  # the value from values.yaml
+
+
+def test_dashboards_ship_as_sidecar_configmaps() -> None:
+    maps = [d for d in _render_cached("default") if d["kind"] == "ConfigMap"]
+    assert {m["metadata"]["name"] for m in maps} == {"golems-golemline-dashboard-pipeline",
+                                                    "golems-golemline-dashboard-gpu", "golems-golemline-dashboard-cost"}
+    assert all(m["metadata"]["labels"]["grafana_dashboard"] == "1" for m in maps)
 
 
 def test_values_schema_rejects_typos() -> None:

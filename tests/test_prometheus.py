@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -12,9 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from golemline.observability import rules
+from golemline.observability.dashboards import DASHBOARDS
 from tests.servers import Server, audio_b64, free_port, v1
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+RULES = ROOT / "dashboards" / "rules" / "golemline.rules.yaml"
+PRICE = 3.6  # dollars per device-hour = $0.001 per device-second
 PROMETHEUS = shutil.which("prometheus")
 
 pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="the prometheus binary is not installed "
@@ -23,11 +29,12 @@ pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="the prometheus binar
 
 @pytest.fixture(scope="module")
 def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
-    server = Server("--max-batch-size", "8", "--max-latency-ms", "25")
+    server = Server("--max-batch-size", "8", "--max-latency-ms", "25", env={"GOLEM_GPU_HOURLY_PRICE": str(PRICE)})
     workdir = tmp_path_factory.mktemp("prometheus")
     port = free_port()
     (workdir / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: ['{RULES}']\n"
         "scrape_configs:\n"
         "  - job_name: golemline\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{server.port}']}}]\n")
@@ -90,3 +97,52 @@ def test_golem_metrics_reach_prometheus(scraped: tuple[Server, str]) -> None:
     batched = eventually(prometheus, 'golemline_batch_size_count{golem="interpreter"} - ignoring(le) '
                                      'golemline_batch_size_bucket{golem="interpreter",le="1.0"} > 0')
     assert float(batched[0]["value"][1]) > 0  # some batches held more than one request
+
+
+def _metric_values(text: str, name: str) -> dict[str, float]:
+    """{golem: value} for one metric family in Prometheus text format."""
+    values = {}
+    for line in text.splitlines():
+        match = re.match(rf'^{name}{{([^}}]*)}} ([0-9.e+-]+)$', line)
+        if match:
+            golem = re.search(r'golem="([^"]+)"', match.group(1))
+            if golem:
+                values[golem.group(1)] = float(match.group(2))
+    return values
+
+
+def test_every_dashboard_query_evaluates(scraped: tuple[Server, str]) -> None:
+    server, prometheus = scraped
+    clips = [{"audio": audio_b64(SAMPLES / name)} for name in ("timer.wav", "noise.wav")]
+    assert v1(server.url, "pipeline", clips).status_code == 200
+    eventually(prometheus, f"{rules.GOLEM_COST_PER_1K}")  # recording rules have run
+    for dashboard in DASHBOARDS:
+        for expression in dashboard.queries():
+            promql = expression.replace("$__rate_interval", "1m")
+            if "DCGM_" in promql:
+                assert isinstance(query(prometheus, promql), list)  # parses and runs; no GPU here, so no data
+            else:
+                assert eventually(prometheus, promql), (dashboard.uid, promql)
+
+
+def test_cost_per_1k_requests_matches_a_hand_computation(scraped: tuple[Server, str]) -> None:
+    server, prometheus = scraped
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda t: v1(server.url, "interpreter", [{"text": t}]), [f"play track {i}" for i in range(24)]))
+    exposed = httpx.get(f"{server.url}/metrics").text
+    busy = _metric_values(exposed, "golemline_device_busy_seconds_total")
+    items = _metric_values(exposed, "golemline_batch_size_sum")
+    # Prometheus must have scraped the final values before we compare.
+    eventually(prometheus, f'golemline_device_busy_seconds_total{{golem="interpreter"}} == {busy["interpreter"]!r}')
+    expected = {g: 1000 * busy[g] * (PRICE / 3600) / items[g] for g in busy if items.get(g)}
+    [expression] = [r["expr"] for r in rules.recording_rules() if r["record"] == rules.GOLEM_COST_PER_1K]
+    # The recorded series is this expression over recorded inputs; evaluate the same formula from raw counters.
+    busy_dollars = [r["expr"] for r in rules.recording_rules() if r["record"] == rules.BUSY_DOLLARS][0]
+    golem_items = [r["expr"] for r in rules.recording_rules() if r["record"] == rules.GOLEM_ITEMS][0]
+    assert expression == f"1000 * {rules.BUSY_DOLLARS} / {rules.GOLEM_ITEMS}"
+    measured = {r["metric"]["golem"]: float(r["value"][1])
+                for r in query(prometheus, f"1000 * ({busy_dollars}) / ({golem_items})")}
+    assert set(expected) <= set(measured)
+    for golem, value in expected.items():
+        assert measured[golem] == pytest.approx(value, rel=1e-6), golem
+    assert expected["interpreter"] > 0

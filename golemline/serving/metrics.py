@@ -27,9 +27,38 @@ LOAD_SECONDS = Histogram("golemline_model_load_duration_seconds", "Time to load 
                          buckets=LATENCY_BUCKETS)
 UNLOAD_SECONDS = Histogram("golemline_model_unload_duration_seconds", "Time to unload a golem's weights",
                            ["golem"], buckets=LATENCY_BUCKETS)
+LOAD_FAILURES = Counter("golemline_model_load_failures", "Golem loads that failed", ["golem"])
 SWAPS = Counter("golemline_model_swaps", "Times a golem was banished (unloaded) to make room or by policy",
                 ["golem"])
 DEVICE_MEMORY = Gauge("golemline_device_memory_bytes", "Device memory held by the golem's weights",
                       ["golem", "device"])
+DEVICE_PRICE = Gauge("golemline_device_hourly_price_dollars", "Price of one device of this server per hour "
+                     "(the pipeline spec's gpuHourlyPrice)", ["device"])
+ALLOCATED_DEVICES = Gauge("golemline_allocated_devices", "Devices this server holds (GPUs on CUDA, 1 on CPU)",
+                          ["device"])
 DEVICE_BUSY = Counter("golemline_device_busy_seconds", "Seconds the device spent running the golem's batches "
                       "(× price per device-second = cost)", ["golem", "device"])
+
+
+def initialise(golems: list[str], models: list[str], device: str, hourly_price: float, devices: int) -> None:
+    """Create every labelled series at zero when a server starts, so that Prometheus sees each counter from 0:
+    rates and increases then count the first requests too, and dashboards show 0 rather than "no data"."""
+    DEVICE_PRICE.labels(device).set(hourly_price)
+    ALLOCATED_DEVICES.labels(device).set(devices)
+    for golem in golems:
+        DEVICE_BUSY.labels(golem, device).inc(0)
+        BATCH_SIZE.labels(golem)
+        QUEUE_DEPTH.labels(golem).set(0)
+        MODEL_LOADED.labels(golem).set(0)
+        DEVICE_MEMORY.labels(golem, device).set(0)
+        SWAPS.labels(golem).inc(0)
+        LOAD_FAILURES.labels(golem).inc(0)
+        LOAD_SECONDS.labels(golem)
+        UNLOAD_SECONDS.labels(golem)
+    for model in models:
+        REQUEST_SECONDS.labels(model)
+        for outcome in OUTCOMES:
+            REQUESTS.labels(model, outcome).inc(0)
+    if "pipeline" in models:
+        for stage in ("scribe", "interpreter", "oracle"):
+            STAGE_SECONDS.labels(stage)

@@ -203,6 +203,9 @@ class Deployment:
             self.manager.start()
         except Exception:
             log.exception("loading the golems failed; the server stays not ready")
+            for golem in self.golems.values():
+                if not golem.loaded:
+                    metrics.LOAD_FAILURES.labels(golem.name).inc()
             return
         for golem in self.golems.values():
             golem.serving_ready = True
@@ -250,9 +253,19 @@ def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipe
     return deployment
 
 
+def _devices(settings: Settings) -> int:
+    if settings.resolved_device != "cuda":
+        return 1
+    import torch
+
+    return max(1, torch.cuda.device_count())
+
+
 def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool) -> None:
     """Run until SIGTERM/SIGINT: register every model now, load the golems in the background."""
     deployment = build_deployment(settings, golem_names, with_pipeline)
+    metrics.initialise(list(golem_names), [m.name for m in deployment.models], settings.resolved_device,
+                       settings.gpu_hourly_price, _devices(settings))
     configure_app(settings)
     repository = ModelRepository()
     for model in deployment.models:
