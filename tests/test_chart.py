@@ -140,7 +140,8 @@ def test_monitoring_objects_render_when_enabled() -> None:
     names = {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"] if "alert" in r}
     assert {"GolemlinePipelineLatencyHigh", "GolemlineRejectionSpike", "GolemlineQueueSaturated",
             "GolemlineModelLoadFailures", "GolemlineGPUAllocatedButIdle"} <= names
-    [latency] = [r for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == "GolemlinePipelineLatencyHigh"]
+    alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    latency = alerts["GolemlinePipelineLatencyHigh"]
     assert latency["expr"].endswith("> 5")  # the value from values.yaml
 
 
