@@ -43,7 +43,11 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
          f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         server.wait_ready()
-        yield server, f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        # Traffic must come after Prometheus has seen the zero-initialised series, or the first increments are
+        # invisible to rate() (a counter first seen already incremented has no earlier sample to compare with).
+        eventually(url, 'golemline_device_busy_seconds_total{golem="scribe"} == 0', timeout=60)
+        yield server, url
     finally:
         prometheus.terminate()
         prometheus.wait(timeout=20)
