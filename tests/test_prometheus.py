@@ -150,3 +150,14 @@ def test_cost_per_1k_requests_matches_a_hand_computation(scraped: tuple[Server, 
     for golem, value in expected.items():
         assert measured[golem] == pytest.approx(value, rel=1e-6), golem
     assert expected["interpreter"] > 0
+
+
+def test_key_panels_render_to_png(scraped: tuple[Server, str], tmp_path: Path) -> None:
+    from golemline.observability.png import render
+
+    server, prometheus = scraped
+    assert v1(server.url, "pipeline", [{"audio": audio_b64(SAMPLES / "weather.wav")}]).status_code == 200
+    eventually(prometheus, rules.GOLEM_COST_PER_1K)
+    out = render(prometheus, tmp_path / "panels.png", minutes=3)
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
