@@ -61,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth-token-file", type=Path,
                        help="require `Authorization: Bearer <token>` on inference endpoints (or GOLEM_AUTH_TOKEN)")
 
+    bench = commands.add_parser("bench", help="measure configurations side by side (JSON + docs/performance.md)")
+    bench.add_argument("--sections", default="batching,lifecycle,baseline,dtype,split,nli",
+                       help="comma-separated: batching, lifecycle, baseline, dtype, split, nli")
+    bench.add_argument("--out", type=Path, default=Path("docs/bench.json"))
+    profile = commands.add_parser("profile", parents=[parent], help="torch.profiler around a golem's requests")
+    profile.add_argument("--golem", required=True, choices=["interpreter", "oracle"])
+    profile.add_argument("--trace", type=Path, default=Path("profile-trace.json"), help="Chrome trace output")
+    profile.add_argument("--batch", type=int, default=16)
+
     operator = commands.add_parser("operator", help="run the GolemPipeline operator (kopf) against the cluster")
     operator.add_argument("--namespace", action="append", help="watch only this namespace (repeatable)")
     operator.add_argument("--liveness-port", type=int, default=8080, help="serves /healthz for the liveness probe")
@@ -206,6 +215,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_serve(args, arguments)
         if args.command == "operator":
             return command_operator(args)
+        if args.command == "bench":
+            from golemline.bench import suite
+
+            sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+            unknown = set(sections) - set(suite.SECTIONS)
+            if unknown:
+                raise ConfigError(f"unknown bench sections {sorted(unknown)}; known: {', '.join(suite.SECTIONS)}")
+            print(json.dumps(suite.run(sections, args.out), indent=2))
+            return 0
+        if args.command == "profile":
+            from golemline.bench.profile import print_report, profile
+
+            report = profile(args.golem, settings_from_args(args), args.trace, args.batch)
+            print_report(report)
+            return 0
         return command_models(args)
     except GolemlineError as exc:
         print(f"golem: error: {exc}", file=sys.stderr)

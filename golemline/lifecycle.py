@@ -39,7 +39,8 @@ class LifecycleManager:
     """Loads and unloads golems according to a policy; reports memory and load/unload timings."""
 
     def __init__(self, golems: Mapping[str, Golem[Any, Any]], policy: str, budget_bytes: int | None,
-                 device: str, on_event: Callable[[str, Golem[Any, Any], float], None] | None = None) -> None:
+                 device: str, on_event: Callable[[str, Golem[Any, Any], float], None] | None = None,
+                 prefetch: bool = True) -> None:
         self.golems = dict(golems)
         self.policy = policy
         self.budget_bytes = budget_bytes
@@ -51,6 +52,7 @@ class LifecycleManager:
         self.peak_rss_bytes = rss_bytes()
         self.events: list[dict[str, Any]] = []
         self.on_event = on_event  # (event, golem, seconds): the server turns these into metrics
+        self.prefetch = prefetch
 
     # -- budget ------------------------------------------------------------------------------------------
     def estimates(self) -> dict[str, int]:
@@ -141,7 +143,7 @@ class LifecycleManager:
                 self._make_room(name)
             load_seconds = self._load(name)
             self._recent.move_to_end(name)
-            if self.policy == "sequential":
+            if self.policy == "sequential" and self.prefetch:
                 self._prefetch_async(next_name)
             try:
                 yield self.golems[name], load_seconds

@@ -147,7 +147,7 @@ class Pipeline:
         self.settings = settings
         self.golems = golems or build_golems(settings)
         self.manager = LifecycleManager(self.golems, settings.policy, settings.budget_bytes,
-                                        settings.resolved_device)
+                                        settings.resolved_device, prefetch=settings.prefetch)
         callers = {name: self._local_caller(name, nxt) for name, nxt in zip(STAGES, (*STAGES[1:], None),
                                                                                  strict=True)}
         self.chain = Chain(settings, callers, self.manager.report)

@@ -117,6 +117,7 @@ class Settings:
     max_audio_bytes: int = 25 * 1024 * 1024
     threads: int | None = None
     gpu_hourly_price: float = 0.0  # price of one device of this server per hour (cost metrics)
+    prefetch: bool = True  # sequential policy: read the next golem's weights while the current one runs
     server: ServerSettings = field(default_factory=ServerSettings)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,92 @@
+"""`golem profile --golem interpreter|oracle`: torch.profiler around unbatched and batched requests.
+
+Prints the top operators, the share of wall time spent outside operator kernels (Python, dispatch and, on CUDA,
+kernel launches such as cudaLaunchKernel), writes a Chrome trace, and suggests the batch size where that overhead
+stops dominating. The Scribe's CTranslate2 backend runs outside torch, so the profiler cannot see inside it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from golemline.predictors.interpreter import Interpreter
+from golemline.predictors.oracle import Oracle, ReplyRequest
+from golemline.settings import Settings
+
+TEXTS = ["what is the weather in Paris", "set a timer for ten minutes", "play some jazz", "read me the news",
+         "how are you today", "will it snow tomorrow", "remind me in an hour", "put on my playlist"]
+
+
+def _requests(golem: str, n: int) -> list[Any]:
+    texts = [TEXTS[i % len(TEXTS)] for i in range(n)]
+    if golem == "interpreter":
+        return [Interpreter.make_request(t) for t in texts]
+    return [ReplyRequest(t, "weather") for t in texts]
+
+
+def per_item_seconds(model: Any, golem: str, batch: int, repeats: int = 3) -> float:
+    requests = _requests(golem, batch)
+    model.run(requests)  # warm
+    started = time.perf_counter()
+    for _ in range(repeats):
+        model.run(requests)
+    return (time.perf_counter() - started) / (repeats * batch)
+
+
+def profile(golem: str, settings: Settings, trace: Path, batch: int = 16) -> dict[str, Any]:
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    if golem not in ("interpreter", "oracle"):
+        raise SystemExit(f"{golem}: only torch golems can be profiled (the Scribe's CTranslate2 runs outside torch)")
+    model = (Interpreter if golem == "interpreter" else Oracle)(settings)
+    model.load()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    report: dict[str, Any] = {"golem": golem, "device": settings.resolved_device}
+    for label, size in (("unbatched", 1), ("batched", batch)):
+        requests = _requests(golem, size)
+        model.run(requests)
+        with torch_profile(activities=activities) as prof:
+            started = time.perf_counter()
+            for _ in range(3):
+                model.run(requests)
+            wall = time.perf_counter() - started
+        events = prof.key_averages()
+        kernel_us = sum(e.self_device_time_total for e in events) if torch.cuda.is_available() else sum(
+            e.self_cpu_time_total for e in events if e.key.startswith("aten::") and e.key not in (
+                "aten::empty", "aten::to", "aten::_to_copy", "aten::copy_", "aten::view", "aten::reshape"))
+        launch_us = sum(e.self_cpu_time_total for e in events if "Launch" in e.key or e.key.startswith("cuda"))
+        top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:8]
+        report[label] = {
+            "batch": size, "wall_ms": round(wall * 1000, 1), "per_item_ms": round(wall * 1000 / (3 * size), 2),
+            "compute_share": round(min(1.0, kernel_us / 1e6 / wall), 3),
+            "launch_ms": round(launch_us / 1000, 1),
+            "top": [{"op": e.key, "self_ms": round(e.self_cpu_time_total / 1000, 2), "calls": e.count} for e in top],
+        }
+        if label == "batched":
+            trace.parent.mkdir(parents=True, exist_ok=True)
+            prof.export_chrome_trace(str(trace))
+    sizes = [1, 2, 4, 8, 16, 32]
+    per_item = {b: per_item_seconds(model, golem, b) for b in sizes}
+    best = min(per_item.values())
+    suggested = next(b for b in sizes if per_item[b] <= 1.15 * best)
+    report["per_item_ms_by_batch"] = {b: round(v * 1000, 2) for b, v in per_item.items()}
+    report["suggested_batch_size"] = suggested
+    report["trace"] = str(trace)
+    model.unload()
+    return report
+
+
+def print_report(report: dict[str, Any]) -> None:
+    for label in ("unbatched", "batched"):
+        part = report[label]
+        print(f"{report['golem']} {label} (batch {part['batch']}): {part['per_item_ms']} ms per item, "
+              f"compute share {part['compute_share']:.0%}, launch {part['launch_ms']} ms")
+        for op in part["top"]:
+            print(f"    {op['op']:<40} {op['self_ms']:>9.2f} ms  ×{op['calls']}")
+    print("per-item ms by batch size:", report["per_item_ms_by_batch"])
+    print(f"suggested --max-batch-size: {report['suggested_batch_size']} (per-item cost within 15% of the best)")
+    print(f"Chrome trace: {report['trace']}")

