@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.bad_inputs import ACCEPTED, REFUSED, SPEECH, Case, encoded
-from tests.servers import Server
+from tests.servers import Server, SplitDeployment
 
 GOLEMS = ("scribe", "interpreter", "oracle")
 
@@ -19,19 +19,16 @@ GOLEMS = ("scribe", "interpreter", "oracle")
 def deployments() -> Iterator[dict[str, dict[str, str]]]:
     """deployment → model → base URL that serves it."""
     monolith = Server()
-    golems = {name: Server("--golem", name) for name in GOLEMS}
-    urls = [arg for name, server in golems.items() for arg in (f"--{name}-url", server.url)]
-    transformer = Server("--transformer", *urls)
-    servers = [monolith, *golems.values(), transformer]
+    split = SplitDeployment()
     try:
-        for server in servers:
-            server.wait_ready()
+        monolith.wait_ready()
+        split.wait_ready()
         yield {"monolith": {m: monolith.url for m in (*GOLEMS, "pipeline", "nosuchmodel")},
-               "split": {**{g: golems[g].url for g in GOLEMS}, "pipeline": transformer.url,
-                         "nosuchmodel": transformer.url}}
+               "split": {**{g: split.golems[g].url for g in GOLEMS}, "pipeline": split.transformer.url,
+                         "nosuchmodel": split.transformer.url}}
     finally:
-        for server in servers:
-            server.stop()
+        monolith.stop()
+        split.stop()
 
 
 def send(base: str, case: Case, timeout: float = 120) -> httpx.Response:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import Server, audio_b64, free_port, v1
+from tests.servers import Server, SplitDeployment, audio_b64, free_port, v1
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 TOKEN = "s3cret-token-for-tests-only"
@@ -109,14 +109,11 @@ def test_a_golem_that_never_answers_gives_504_within_the_deadline() -> None:
 
 def test_a_golem_killed_mid_request_then_restarted() -> None:
     scribe_port = free_port()
-    golems = {"scribe": Server("--golem", "scribe", port=scribe_port),
-              "interpreter": Server("--golem", "interpreter"), "oracle": Server("--golem", "oracle")}
-    urls = [arg for name, s in golems.items() for arg in (f"--{name}-url", s.url)]
-    transformer = Server("--transformer", "--stage-timeout-s", "5", *urls)
+    split = SplitDeployment(transformer_args=("--stage-timeout-s", "5"), ports={"scribe": scribe_port})
+    golems, transformer = split.golems, split.transformer
     request = [{"audio": audio_b64(SAMPLES / "timer.wav")}]
     try:
-        for server in (*golems.values(), transformer):
-            server.wait_ready()
+        split.wait_ready()
         assert v1(transformer.url, "pipeline", request).status_code == 200
         long_request = [{"audio": audio_b64(SAMPLES / f"{n}.wav")} for n in ("weather", "timer", "music", "news")] * 2
         with ThreadPoolExecutor(1) as pool:
@@ -134,5 +131,4 @@ def test_a_golem_killed_mid_request_then_restarted() -> None:
         response = v1(transformer.url, "pipeline", request)
         assert response.status_code == 200 and response.json()["predictions"][0]["intent"]["label"] == "timer"
     finally:
-        for server in (*golems.values(), transformer):
-            server.stop()
+        split.stop()  # stops the restarted scribe too: it replaced the first in `golems`

@@ -11,7 +11,7 @@ import pytest
 
 from golemline.serving.split import child_commands
 from golemline.settings import Settings
-from tests.servers import Server, audio_b64, free_port, v1, v2, v2_results
+from tests.servers import Server, SplitDeployment, audio_b64, free_port, v1, v2, v2_results
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 STAGE_TIMEOUT_S = 5
@@ -19,17 +19,11 @@ STAGE_TIMEOUT_S = 5
 
 @pytest.fixture(scope="module")
 def split() -> Iterator[dict[str, Server]]:
-    golems = {name: Server("--golem", name) for name in ("scribe", "interpreter", "oracle")}
-    urls = [arg for name, server in golems.items() for arg in (f"--{name}-url", server.url)]
-    transformer = Server("--transformer", "--stage-timeout-s", str(STAGE_TIMEOUT_S), *urls)
-    servers = {**golems, "transformer": transformer}
+    deployment = SplitDeployment(transformer_args=("--stage-timeout-s", str(STAGE_TIMEOUT_S)))
     try:
-        for server in servers.values():
-            server.wait_ready()
-        yield servers
+        yield {**deployment.wait_ready().golems, "transformer": deployment.transformer}
     finally:
-        for server in servers.values():
-            server.stop()
+        deployment.stop()
 
 
 def test_transformer_gives_the_same_results_as_the_monolith(split: dict[str, Server], resident_pipeline) -> None:  # type: ignore[no-untyped-def]

@@ -172,13 +172,12 @@ def bench_dtype(rounds: int = 2, light: str = "int8") -> dict[str, Any]:
 
 # -- (e) split vs monolith ---------------------------------------------------------------------------------------
 def bench_split(requests: int = 10) -> dict[str, Any]:
-    from golemline.serving.launch import Server, audio_b64, v1
+    from golemline.serving.launch import Server, SplitDeployment, audio_b64, v1
 
     monolith = Server("--threads", "1")
-    golems = {name: Server("--golem", name, "--threads", "1") for name in ("scribe", "interpreter", "oracle")}
-    urls = [arg for name, server in golems.items() for arg in (f"--{name}-url", server.url)]
-    transformer = Server("--transformer", *urls)
-    servers = [monolith, *golems.values(), transformer]
+    split = SplitDeployment("--threads", "1")
+    transformer = split.transformer
+    servers = [monolith, *split.servers]
     try:
         for server in servers:
             server.wait_ready()

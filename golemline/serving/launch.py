@@ -104,3 +104,31 @@ def v2_results(response: httpx.Response) -> list[Any]:
     [output] = response.json()["outputs"]
     assert output["name"] == "result" and output["datatype"] == "BYTES"
     return [json.loads(item) for item in output["data"]]
+
+
+GOLEM_NAMES = ("scribe", "interpreter", "oracle")
+
+
+class SplitDeployment:
+    """Microservices on loopback, as `golem serve --split` runs them: one server per golem plus the transformer,
+    wired by URL. `ports` pins a golem's port (to restart it where the transformer expects it)."""
+
+    def __init__(self, *golem_args: str, transformer_args: tuple[str, ...] = (),
+                 ports: dict[str, int] | None = None) -> None:
+        self.golems = {name: Server("--golem", name, *golem_args, port=(ports or {}).get(name))
+                       for name in GOLEM_NAMES}
+        urls = [arg for name, server in self.golems.items() for arg in (f"--{name}-url", server.url)]
+        self.transformer = Server("--transformer", *transformer_args, *urls)
+
+    @property
+    def servers(self) -> list[Server]:
+        return [*self.golems.values(), self.transformer]
+
+    def wait_ready(self) -> SplitDeployment:
+        for server in self.servers:
+            server.wait_ready()
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
