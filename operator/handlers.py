@@ -29,7 +29,8 @@ def _status(api: Any, body: dict[str, Any]) -> dict[str, Any]:
     isvc = names(meta["name"])
     entry, components = _entry_and_children(body)
     children = {c: client.get(api, meta["namespace"], isvc[c]) for c in components}
-    return aggregate(meta.get("generation"), children, entry)
+    previous = (body.get("status") or {}).get("conditions")
+    return aggregate(meta.get("generation"), children, entry, previous)
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)

@@ -16,8 +16,13 @@ def _ready(isvc: dict[str, Any] | None) -> tuple[bool, str]:
     return False, "no Ready condition reported yet"
 
 
-def aggregate(generation: int | None, children: dict[str, dict[str, Any] | None], entry: str) -> dict[str, Any]:
-    """Ready when every child InferenceService is; one condition per child; `url` from the entry point."""
+def aggregate(generation: int | None, children: dict[str, dict[str, Any] | None], entry: str,
+              previous: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Ready when every child InferenceService is; one condition per child; `url` from the entry point.
+
+    `lastTransitionTime` changes only when a condition's status changes (Kubernetes convention), so refreshing an
+    unchanged pipeline writes an identical status.
+    """
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     conditions, golems = [], {}
     for component, isvc in children.items():
@@ -33,6 +38,11 @@ def aggregate(generation: int | None, children: dict[str, dict[str, Any] | None]
                           "message": ("all InferenceServices are ready" if ready
                                       else f"waiting for: {', '.join(waiting)}"),
                           "lastTransitionTime": now})
+    before = {c.get("type"): c for c in previous or []}
+    for condition in conditions:
+        old = before.get(condition["type"])
+        if old and old.get("status") == condition["status"] and old.get("lastTransitionTime"):
+            condition["lastTransitionTime"] = old["lastTransitionTime"]
     entry_isvc = children.get(entry) or {}
     url = (entry_isvc.get("status") or {}).get("url")
     return {"observedGeneration": generation, "conditions": conditions, "golems": golems,

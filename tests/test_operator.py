@@ -147,3 +147,14 @@ def test_status_is_ready_only_when_every_child_is() -> None:
 def test_names_are_stable() -> None:
     assert names("x") == {"scribe": "x-scribe", "interpreter": "x-interpreter", "oracle": "x-oracle",
                           "pipeline": "x-pipeline", "monolith": "x-monolith"}
+
+
+def test_transition_times_change_only_on_transitions() -> None:
+    not_ready = {"scribe": _isvc(False)}
+    first = aggregate(1, not_ready, "scribe")
+    for condition in first["conditions"]:
+        condition["lastTransitionTime"] = "2026-01-01T00:00:00+00:00"
+    again = aggregate(1, not_ready, "scribe", first["conditions"])
+    assert again["conditions"] == first["conditions"]  # unchanged status: identical, no churn
+    ready = aggregate(2, {"scribe": _isvc(True)}, "scribe", first["conditions"])
+    assert all(c["lastTransitionTime"] != "2026-01-01T00:00:00+00:00" for c in ready["conditions"])
