@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from golemline.errors import ConfigError, GolemlineError
-from golemline.settings import DEVICES, DTYPES, POLICIES, PROFILES, Settings, format_size
+from golemline.settings import DEVICES, DTYPES, GOLEMS, POLICIES, PROFILES, Settings, format_size
 
 
 def _settings_options() -> argparse.ArgumentParser:
@@ -27,7 +27,7 @@ def _settings_options() -> argparse.ArgumentParser:
     parent.add_argument("--max-new-tokens", type=int, help="upper bound on reply length (1..256)")
     parent.add_argument("--threads", type=int, help="CPU threads for inference")
     parent.add_argument("--gpu-hourly-price", type=float, help="price of one device per hour (cost metrics)")
-    for golem in ("scribe", "interpreter", "oracle"):
+    for golem in GOLEMS:
         parent.add_argument(f"--{golem}-model", help=f"{golem} model: HF id, directory or package:<module>")
         parent.add_argument(f"--{golem}-backend", help=f"{golem} backend")
     return parent
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[parent], help="serve the golems and the pipeline (KServe V1/V2)")
     serve.add_argument("--http-port", type=int, help="port (default 8080; --split uses the next three too)")
     serve.add_argument("--host", help="address to bind (default 0.0.0.0)")
-    serve.add_argument("--golem", action="append", choices=["scribe", "interpreter", "oracle"],
+    serve.add_argument("--golem", action="append", choices=GOLEMS,
                        help="serve only this golem (repeatable); without --transformer, no pipeline model")
     serve.add_argument("--transformer", action="store_true",
                        help="serve the pipeline model; golems not served here are called at --<golem>-url")
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-queue", type=int, help="queued requests per golem before 429")
     serve.add_argument("--max-body-bytes", type=int, help="largest request body before 413")
     serve.add_argument("--stage-timeout-s", type=float, help="deadline for each remote golem call")
-    for golem in ("scribe", "interpreter", "oracle"):
+    for golem in GOLEMS:
         serve.add_argument(f"--{golem}-url", help=f"base URL of a remote {golem} server (split mode)")
     serve.add_argument("--auth-token-file", type=Path,
                        help="require `Authorization: Bearer <token>` on inference endpoints (or GOLEM_AUTH_TOKEN)")
@@ -94,7 +94,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None 
     values = {name: getattr(args, name, None) for name in
               ("profile", "policy", "budget", "device", "dtype", "seed", "max_new_tokens", "threads",
                "gpu_hourly_price")}
-    for golem in ("scribe", "interpreter", "oracle"):
+    for golem in GOLEMS:
         for part in ("model", "backend"):
             values[f"{golem}_{part}"] = getattr(args, f"{golem}_{part}", None)
     server = {name: getattr(args, name, None) for name in SERVER_FLAGS}
@@ -168,7 +168,7 @@ def command_serve(args: argparse.Namespace, argv: list[str]) -> int:
     elif args.transformer:
         serve(settings, tuple(args.golem or ()), with_pipeline=True)
     else:
-        serve(settings, ("scribe", "interpreter", "oracle"), with_pipeline=True)
+        serve(settings, GOLEMS, with_pipeline=True)
     return 0
 
 

@@ -27,9 +27,9 @@ from golemline.predictors.base import Golem
 from golemline.predictors.interpreter import IntentResult, Interpreter, intent_thresholds
 from golemline.predictors.oracle import Oracle, Reply, ReplyRequest
 from golemline.predictors.scribe import Scribe, Transcript
-from golemline.settings import Settings
+from golemline.settings import GOLEMS, Settings
 
-STAGES = ("scribe", "interpreter", "oracle")
+STAGES = GOLEMS  # the chain runs the golems in this order
 
 StageCaller = Callable[[list[Any]], Awaitable[list[Any]]]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-GOLEMS = ("scribe", "interpreter", "oracle")
+from golemline.settings import GOLEMS
+
 API_VERSION = "serving.kserve.io/v1beta1"
 PORT = 8080
 MODEL_MOUNT = "/mnt/models"
@@ -88,7 +89,7 @@ def _dtype(spec: dict[str, Any], golem: str | None, gpu: bool) -> str:
 
 
 def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], env: dict[str, Any],
-               gpu_default: int, namespace: str, auth: bool) -> dict[str, Any]:
+               gpu_default: int, auth: bool) -> dict[str, Any]:
     image = spec.get("image") or {}
     resources = _resources(workload, gpu_default)
     has_gpu = any(k.startswith("nvidia.com/") for k in resources["limits"])
@@ -162,17 +163,17 @@ def build_inference_services(body: dict[str, Any]) -> list[dict[str, Any]]:
             env.update(_golem_env(spec, golem))
         gpu = (workload.get("gpu") or {}).get("count", 1) > 0
         env["GOLEM_DTYPE"] = _dtype(spec, None, gpu)
-        predictor = _predictor(spec, workload, [], env, 1, namespace, auth)
+        predictor = _predictor(spec, workload, [], env, 1, auth)
         return [_isvc(body, isvc_names["monolith"], "monolith", predictor)]
     services = []
     for golem in GOLEMS:
         workload = (spec.get("golems") or {}).get(golem) or {}
         gpu = (workload.get("gpu") or {}).get("count", 1) > 0
         env = {**common, **_golem_env(spec, golem), "GOLEM_DTYPE": _dtype(spec, golem, gpu)}
-        predictor = _predictor(spec, workload, ["--golem", golem], env, 1, namespace, auth)
+        predictor = _predictor(spec, workload, ["--golem", golem], env, 1, auth)
         services.append(_isvc(body, isvc_names[golem], golem, predictor))
     transformer = spec.get("transformer") or {}
     urls = {f"GOLEM_{g.upper()}_URL": predictor_url(isvc_names[g], namespace) for g in GOLEMS}
-    predictor = _predictor(spec, transformer, ["--transformer"], {**common, **urls}, 0, namespace, auth)
+    predictor = _predictor(spec, transformer, ["--transformer"], {**common, **urls}, 0, auth)
     services.append(_isvc(body, isvc_names["pipeline"], "transformer", predictor))
     return services

@@ -13,6 +13,8 @@ from golemline.operator import client
 from golemline.operator.builders import build_inference_services, names
 from golemline.operator.status import aggregate
 
+from golemline.settings import GOLEMS
+
 GROUP, VERSION, PLURAL = "golemline.io", "v1alpha1", "golempipelines"
 STATUS_INTERVAL_S = float(os.environ.get("GOLEM_OPERATOR_STATUS_INTERVAL", "15"))
 
@@ -21,7 +23,7 @@ def _entry_and_children(body: dict[str, Any]) -> tuple[str, list[str]]:
     """The component that serves the pipeline endpoint, and every component the status follows."""
     if (body.get("spec") or {}).get("mode", "microservices") == "monolith":
         return "monolith", ["monolith"]
-    return "pipeline", ["scribe", "interpreter", "oracle", "pipeline"]
+    return "pipeline", [*GOLEMS, "pipeline"]
 
 
 def _status(api: Any, body: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from golemline.settings import GOLEMS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -106,8 +108,6 @@ def v2_results(response: httpx.Response) -> list[Any]:
     return [json.loads(item) for item in output["data"]]
 
 
-GOLEM_NAMES = ("scribe", "interpreter", "oracle")
-
 
 class SplitDeployment:
     """Microservices on loopback, as `golem serve --split` runs them: one server per golem plus the transformer,
@@ -116,7 +116,7 @@ class SplitDeployment:
     def __init__(self, *golem_args: str, transformer_args: tuple[str, ...] = (),
                  ports: dict[str, int] | None = None) -> None:
         self.golems = {name: Server("--golem", name, *golem_args, port=(ports or {}).get(name))
-                       for name in GOLEM_NAMES}
+                       for name in GOLEMS}
         urls = [arg for name, server in self.golems.items() for arg in (f"--{name}-url", server.url)]
         self.transformer = Server("--transformer", *transformer_args, *urls)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from golemline.settings import GOLEMS
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -60,5 +62,5 @@ def initialise(golems: list[str], models: list[str], device: str, hourly_price: 
         for outcome in OUTCOMES:
             REQUESTS.labels(model, outcome).inc(0)
     if "pipeline" in models:
-        for stage in ("scribe", "interpreter", "oracle"):
+        for stage in GOLEMS:
             STAGE_SECONDS.labels(stage)

@@ -12,9 +12,7 @@ import sys
 import time
 from types import FrameType
 
-from golemline.settings import Settings
-
-GOLEMS = ("scribe", "interpreter", "oracle")
+from golemline.settings import GOLEMS, Settings
 
 
 def _without(argv: list[str], flag: str, takes_value: bool) -> list[str]:
