@@ -1,114 +1,119 @@
-"""The `golem` command line."""
+"""The `golem` command line.
+
+Every settings flag is generated from `golemline.settings.OPTIONS` (the same list that names the `GOLEM_*`
+variables), and each command offers only the option groups it uses. Faults a user can cause — a missing file, a
+bad value, a device that is not there, a budget that cannot work — print one `golem: error: ...` line and exit 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from golemline.errors import ConfigError, GolemlineError
-from golemline.settings import DEVICES, DTYPES, GOLEMS, POLICIES, PROFILES, Settings, format_size
+from golemline.errors import ConfigError, GolemlineError, InvalidInput
+from golemline.settings import GOLEMS, OPTIONS, Option, Settings, format_size
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus")
+if TYPE_CHECKING:
+    from golemline.pipeline import PipelineResult
+
+RUN_GROUPS = ("models", "runtime", "lifecycle", "gating")
 
 
-def _settings_options() -> argparse.ArgumentParser:
-    """Options shared by every command that builds golems (the parent parser, as KServe's servers do)."""
+def _flag_type(option: Option) -> Callable[[str], Any]:
+    """argparse `type=`: the option's own parser, so a flag and its GOLEM_* variable are read alike."""
+    def parse(text: str) -> Any:
+        try:
+            return option.parse(text, source=option.flag)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{option.flag}=")) from exc
+
+    parse.__name__ = option.kind.__name__  # what argparse names in "invalid <type> value"
+    return parse
+
+
+def settings_options(*groups: str) -> argparse.ArgumentParser:
+    """A parent parser with the flags of the given option groups (KServe's servers extend one parent the same way)."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--profile", choices=list(PROFILES), help="model set: offline (bundled) or mission (hub)")
-    parent.add_argument("--policy", choices=POLICIES, help="lifecycle: resident | sequential | lru")
-    parent.add_argument("--budget", help="memory budget for the golems, e.g. 300MiB or 2GB")
-    parent.add_argument("--device", choices=DEVICES, help="cpu, cuda or auto")
-    parent.add_argument("--dtype", choices=DTYPES, help="weights/compute precision")
-    parent.add_argument("--seed", type=int, help="sample replies with this seed (default: greedy)")
-    parent.add_argument("--max-new-tokens", type=int, help="upper bound on reply length (1..256)")
-    parent.add_argument("--threads", type=int, help="CPU threads for inference")
-    parent.add_argument("--gpu-hourly-price", type=float, help="price of one device per hour (cost metrics)")
-    for golem in GOLEMS:
-        parent.add_argument(f"--{golem}-model", help=f"{golem} model: HF id, directory or package:<module>")
-        parent.add_argument(f"--{golem}-backend", help=f"{golem} backend")
+    for option in OPTIONS:
+        if option.group not in groups or option.flag is None:
+            continue
+        help_text = f"{option.help} [{option.env}]"
+        if option.kind is bool:
+            parent.add_argument(option.flag, dest=option.key, type=_flag_type(option), metavar="true|false",
+                                help=help_text)
+        else:
+            parent.add_argument(option.flag, dest=option.key, type=_flag_type(option), help=help_text,
+                                metavar="|".join(option.choices) if option.choices else None)
+    if "server" in groups:
+        parent.add_argument("--auth-token-file", type=Path, help="require `Authorization: Bearer <token>` on "
+                            "inference endpoints, token read from this file [or GOLEM_AUTH_TOKEN]; at least 16 "
+                            "characters")
     return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parent = _settings_options()
     parser = argparse.ArgumentParser(prog="golem", description="Golemline: speech → intent → reply, gated.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", parents=[parent], help="run audio files through the pipeline")
-    run.add_argument("audio", nargs="+", type=Path, help="WAV/FLAC/MP3/OGG files")
+    run = commands.add_parser("run", parents=[settings_options(*RUN_GROUPS)],
+                              help="run audio files through the pipeline")
+    run.add_argument("audio", nargs="+", type=Path, help="WAV/FLAC/MP3/OGG files, or folders of them")
     run.add_argument("--json", action="store_true", help="print one JSON object per input")
 
-    serve = commands.add_parser("serve", parents=[parent], help="serve the golems and the pipeline (KServe V1/V2)")
-    serve.add_argument("--http-port", type=int, help="port (default 8080; --split uses the next three too)")
-    serve.add_argument("--host", help="address to bind (default 0.0.0.0)")
+    serve = commands.add_parser("serve", parents=[settings_options(*RUN_GROUPS, "server")],
+                                help="serve the golems and the pipeline (KServe V1/V2)")
     serve.add_argument("--golem", action="append", choices=GOLEMS,
                        help="serve only this golem (repeatable); without --transformer, no pipeline model")
     serve.add_argument("--transformer", action="store_true",
                        help="serve the pipeline model; golems not served here are called at --<golem>-url")
     serve.add_argument("--split", action="store_true",
                        help="microservices: one process per golem plus one for the transformer")
-    serve.add_argument("--max-batch-size", type=int, help="largest micro-batch (1 turns batching off)")
-    serve.add_argument("--max-latency-ms", type=float, help="how long a batch waits for company")
-    serve.add_argument("--max-queue", type=int, help="queued requests per golem before 429")
-    serve.add_argument("--max-body-bytes", type=int, help="largest request body before 413")
-    serve.add_argument("--stage-timeout-s", type=float, help="deadline for each remote golem call")
-    for golem in GOLEMS:
-        serve.add_argument(f"--{golem}-url", help=f"base URL of a remote {golem} server (split mode)")
-    serve.add_argument("--auth-token-file", type=Path,
-                       help="require `Authorization: Bearer <token>` on inference endpoints (or GOLEM_AUTH_TOKEN)")
 
     bench = commands.add_parser("bench", help="measure configurations side by side (JSON + docs/performance.md)")
     bench.add_argument("--sections", default="batching,lifecycle,baseline,dtype,split,nli",
                        help="comma-separated: batching, lifecycle, baseline, dtype, split, nli")
-    bench.add_argument("--out", type=Path, default=Path("docs/bench.json"))
-    profile = commands.add_parser("profile", parents=[parent], help="torch.profiler around a golem's requests")
-    profile.add_argument("--golem", required=True, choices=["interpreter", "oracle"])
-    profile.add_argument("--trace", type=Path, default=Path("profile-trace.json"), help="Chrome trace output")
-    profile.add_argument("--batch", type=int, default=16)
+    bench.add_argument("--out", type=Path, default=Path("docs/bench.json"), help="where to write the JSON report")
 
-    operator = commands.add_parser("operator", help="run the GolemPipeline operator (kopf) against the cluster")
-    operator.add_argument("--namespace", action="append", help="watch only this namespace (repeatable)")
-    operator.add_argument("--liveness-port", type=int, default=8080, help="serves /healthz for the liveness probe")
+    profile = commands.add_parser("profile", parents=[settings_options("models", "runtime")],
+                                  help="torch.profiler around a golem's requests")
+    profile.add_argument("--golem", required=True, choices=["interpreter", "oracle"], help="the golem to profile")
+    profile.add_argument("--trace", type=Path, default=Path("profile-trace.json"), help="Chrome trace output")
+    profile.add_argument("--batch", type=int, default=16, help="batch size of the batched run (default 16)")
 
     models = commands.add_parser("models", help="list, pull, verify or train the models")
     actions = models.add_subparsers(dest="action", required=True)
     for action, text in (("list", "where each golem's model resolves"), ("pull", "download hub models"),
                          ("verify", "checksum the weights")):
-        sub = actions.add_parser(action, parents=[parent], help=text)
-        sub.add_argument("--json", action="store_true")
+        sub = actions.add_parser(action, parents=[settings_options("models")], help=text)
+        sub.add_argument("--json", action="store_true", help="print JSON instead of one line per row")
     train = actions.add_parser("train-oracle", help="retrain the bundled offline Oracle reproducibly")
-    train.add_argument("--output", type=Path, required=True)
-    train.add_argument("--steps", type=int)
+    train.add_argument("--output", type=Path, required=True, help="directory to write the trained model to")
+    train.add_argument("--steps", type=int, help="training steps (default: the bundled model's recipe)")
     return parser
 
 
-SERVER_FLAGS = ("http_port", "host", "max_batch_size", "max_latency_ms", "max_queue", "max_body_bytes",
-                "stage_timeout_s", "scribe_url", "interpreter_url", "oracle_url")
-
-
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
-    values = {name: getattr(args, name, None) for name in
-              ("profile", "policy", "budget", "device", "dtype", "seed", "max_new_tokens", "threads",
-               "gpu_hourly_price")}
-    for golem in GOLEMS:
-        for part in ("model", "backend"):
-            values[f"{golem}_{part}"] = getattr(args, f"{golem}_{part}", None)
-    server = {name: getattr(args, name, None) for name in SERVER_FLAGS}
+    """Environment first, then every flag that was given (argparse has already parsed each with its option)."""
+    values = {option.key: getattr(args, option.key, None) for option in OPTIONS}
     token_file = getattr(args, "auth_token_file", None)
     if token_file is not None:
         try:
-            server["auth_token"] = token_file.read_text().strip()
+            values["auth_token"] = token_file.read_text().strip()
         except OSError as exc:
             raise ConfigError(f"{token_file}: cannot read the auth token file ({exc.strerror})") from exc
-    return Settings.from_env(environ).with_overrides(server=server, **values)
+    return Settings.from_env(environ).with_overrides(**values)
 
 
 def _quiet_libraries() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import os
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # for the libraries, which read it themselves
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
@@ -118,7 +123,11 @@ def _quiet_libraries() -> None:
 
 def _print_human(result: dict[str, Any]) -> None:
     print(f"{result['input']}  {result['status'].upper()}")
-    print(f"  transcript  {result['transcript']!r}")
+    if result["status"] == "error":
+        print(f"  error       {result['error']}")
+        return
+    transcript = result["transcript"]
+    print(f"  transcript  {transcript!r}" if transcript is not None else "  transcript  — (not transcribed)")
     if result["status"] == "ok":
         intent = result["intent"]
         print(f"  intent      {intent['label']} (score {intent['score']:.3f}, margin {intent['margin']:.3f})")
@@ -131,9 +140,24 @@ def _print_human(result: dict[str, Any]) -> None:
     memory = result["memory"]
     print(f"  memory      policy {memory['policy']} · peak golems {format_size(memory['peak_golem_bytes'])}"
           f" · peak RSS {format_size(memory['peak_rss_bytes'])}")
+    for warning in memory.get("budget_warnings", []):
+        print(f"  warning     {warning}")
+
+
+def audio_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; a folder stands for the audio files inside it (sorted)."""
+    expanded: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            expanded.extend(found or [path])  # an empty folder is reported as such below
+        else:
+            expanded.append(path)
+    return expanded
 
 
 def command_run(args: argparse.Namespace) -> int:
+    """Decode every input first; run the good ones; report each bad one as an error. Exit 2 if any was bad."""
     from golemline.pipeline import Pipeline
 
     settings = settings_from_args(args)
@@ -142,17 +166,32 @@ def command_run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(settings.threads)
     pipeline = Pipeline(settings)
-    inputs = [(str(path), pipeline.decode_file(path)) for path in args.audio]  # fail fast, before loading
-    try:
-        results = pipeline.run(inputs)
-    finally:
-        pipeline.close()
-    for result in results:
+    outcomes: list[dict[str, Any] | None] = []
+    good = []
+    for path in audio_paths(args.audio):
+        try:
+            if path.is_dir():
+                raise InvalidInput(f"{path}: is a folder with no audio files ({', '.join(AUDIO_SUFFIXES)})")
+            good.append((str(path), pipeline.decode_file(path)))
+            outcomes.append(None)
+        except InvalidInput as exc:
+            outcomes.append({"input": str(path), "status": "error", "error": str(exc)})
+    results: Iterator[PipelineResult] = iter([])
+    if good:
+        try:
+            results = iter(pipeline.run(good))
+        finally:
+            pipeline.close()
+    for outcome in outcomes:
+        shown = outcome if outcome is not None else next(results).as_dict()
         if args.json:
-            print(json.dumps(result.as_dict()))
+            print(json.dumps(shown))
         else:
-            _print_human(result.as_dict())
-    return 0
+            _print_human(shown)
+    errors = [o for o in outcomes if o is not None]
+    for error in errors:
+        print(f"golem: error: {error['error']}", file=sys.stderr)
+    return 2 if errors else 0
 
 
 def command_serve(args: argparse.Namespace, argv: list[str]) -> int:
@@ -164,23 +203,10 @@ def command_serve(args: argparse.Namespace, argv: list[str]) -> int:
     from golemline.serving.server import serve
 
     if args.golem and not args.transformer:
-        serve(settings, tuple(args.golem), with_pipeline=False)
-    elif args.transformer:
-        serve(settings, tuple(args.golem or ()), with_pipeline=True)
-    else:
-        serve(settings, GOLEMS, with_pipeline=True)
-    return 0
-
-
-def command_operator(args: argparse.Namespace) -> int:
-    """One replica, standalone (no peering), liveness only — kopf's own deployment advice."""
-    import kopf
-
-    import golemline.operator.handlers  # noqa: F401  (registers the handlers)
-
-    kopf.run(standalone=True, clusterwide=not args.namespace, namespaces=args.namespace or (),
-             liveness_endpoint=f"http://0.0.0.0:{args.liveness_port}/healthz")
-    return 0
+        return serve(settings, tuple(args.golem), with_pipeline=False)
+    if args.transformer:
+        return serve(settings, tuple(args.golem or ()), with_pipeline=True)
+    return serve(settings, GOLEMS, with_pipeline=True)
 
 
 def command_models(args: argparse.Namespace) -> int:
@@ -198,8 +224,11 @@ def command_models(args: argparse.Namespace) -> int:
     else:
         for row in rows:
             print("  ".join(f"{k}={v}" for k, v in row.items()))
-    if args.action == "list" and any(row.get("status") == "missing" for row in rows):
-        return 1
+    missing = [str(row["golem"]) for row in rows if row.get("status") == "missing"]
+    if missing:
+        print(f"golem: error: not available here: {', '.join(missing)} (see the hints above; "
+              "`golem models pull` on a machine with hub access)", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -207,14 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(arguments)
-    _quiet_libraries()
     try:
+        _quiet_libraries()
         if args.command == "run":
             return command_run(args)
         if args.command == "serve":
             return command_serve(args, arguments)
-        if args.command == "operator":
-            return command_operator(args)
         if args.command == "bench":
             from golemline.bench import suite
 

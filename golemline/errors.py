@@ -37,7 +37,7 @@ class BudgetError(GolemlineError):
 
 
 class ConfigError(GolemlineError):
-    """A setting is invalid (unknown profile, backend, dtype or policy)."""
+    """A setting is invalid (unknown profile, backend, dtype or policy; a malformed GOLEM_* value): exit 2."""
 
     http_status = 500
 
@@ -52,3 +52,16 @@ class StageTimeout(GolemlineError):
     """A remote golem did not answer within its stage deadline: 504, naming the golem."""
 
     http_status = 504
+
+
+class DeviceError(ConfigError):
+    """The device or dtype cannot be used here (no GPU, a driver fault at load): exit 2 (CLI); the server keeps the
+    golem not ready and says why in its log and readiness answer."""
+
+    http_status = 503
+
+
+class Overloaded(GolemlineError):
+    """A golem's batching queue is full: 429, retry later."""
+
+    http_status = 429

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from golemline.audio import Audio
-from golemline.predictors.interpreter import IntentResult
-from golemline.predictors.oracle import Reply
-from golemline.predictors.scribe import Transcript
+from golemline.domain import IntentResult, Reply, Transcript
 from golemline.settings import GatingPolicy
 
 REASONS = ("no_speech", "empty_transcript", "low_asr_confidence", "repetitive_transcript", "low_intent_score",

@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from golemline.audio import Audio, decode
+from golemline.domain import IntentRequest, IntentResult, Reply, ReplyRequest, Transcript
 from golemline.errors import InvalidInput
 from golemline.gating import Rejection, check_audio, check_intent, check_reply, check_transcript
-from golemline.lifecycle import LifecycleManager
+from golemline.lifecycle import LifecycleManager, ManagedGolem
 from golemline.predictors.base import Golem
-from golemline.predictors.interpreter import IntentResult, Interpreter, intent_thresholds
-from golemline.predictors.oracle import Oracle, Reply, ReplyRequest
-from golemline.predictors.scribe import Scribe, Transcript
+from golemline.predictors.interpreter import Interpreter, intent_thresholds
+from golemline.predictors.oracle import Oracle
+from golemline.predictors.scribe import Scribe
 from golemline.settings import GOLEMS, Settings
 
 STAGES = GOLEMS  # the chain runs the golems in this order
@@ -99,7 +100,7 @@ class Chain:
             min_score, min_margin = intent_thresholds(self.settings)
             intents: list[IntentResult]
             intents, seconds = await self._stage(
-                "interpreter", [Interpreter.make_request(results[i].transcript) for i in live])
+                "interpreter", [IntentRequest.create(results[i].transcript) for i in live])
             for i, intent in zip(live, intents, strict=True):
                 results[i].intent = {"label": intent.label, "score": intent.score, "margin": intent.margin,
                                      "ranking": dict(zip(intent.labels, intent.scores, strict=True))}
@@ -109,7 +110,7 @@ class Chain:
         if live:
             replies: list[Reply]
             replies, seconds = await self._stage("oracle", [
-                ReplyRequest(results[i].transcript or "", (results[i].intent or {})["label"]) for i in live])
+                ReplyRequest.create(results[i].transcript, (results[i].intent or {})["label"]) for i in live])
             for i, reply in zip(live, replies, strict=True):
                 results[i].reply = reply.text
                 results[i].stages["oracle"] = _stage_info(seconds, len(live), {
@@ -136,16 +137,23 @@ def _gate(results: list[PipelineResult], live: list[int], rejections: list[Rejec
     return survivors
 
 
-def build_golems(settings: Settings) -> dict[str, Golem[Any, Any]]:
-    return {"scribe": Scribe(settings), "interpreter": Interpreter(settings), "oracle": Oracle(settings)}
+def build_golems(settings: Settings, names: tuple[str, ...] = STAGES, device_threads: bool = False,
+                 ) -> dict[str, Golem[Any, Any]]:
+    """The golems by name. With `device_threads` (the server), each gets its own one-thread executor for
+    `_forward`, so the device sees one stream of work per golem while pre/postprocessing run elsewhere."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    classes: dict[str, type[Golem[Any, Any]]] = {"scribe": Scribe, "interpreter": Interpreter, "oracle": Oracle}
+    return {name: classes[name](settings, ThreadPoolExecutor(1, thread_name_prefix=f"device-{name}")
+                                if device_threads else None) for name in names}
 
 
 class Pipeline:
     """The chain with in-process golems under the lifecycle manager (`golem run`, benchmarks, tests)."""
 
-    def __init__(self, settings: Settings, golems: dict[str, Golem[Any, Any]] | None = None) -> None:
+    def __init__(self, settings: Settings, golems: Mapping[str, ManagedGolem] | None = None) -> None:
         self.settings = settings
-        self.golems = golems or build_golems(settings)
+        self.golems: dict[str, ManagedGolem] = dict(golems or build_golems(settings))
         self.manager = LifecycleManager(self.golems, settings.policy, settings.budget_bytes,
                                         settings.resolved_device, prefetch=settings.prefetch)
         callers = {name: self._local_caller(name, nxt) for name, nxt in zip(STAGES, (*STAGES[1:], None),

@@ -1,14 +1,20 @@
 """One typed settings object, filled once: flags > environment (GOLEM_*) > profile defaults.
 
-Nothing else in golemline reads `os.environ`; servers, the CLI and the operator-built pods all pass through
-`Settings.from_env(...)` and then `with_overrides(...)` for flags.
+The dataclasses below are the only description of what can be configured. Every surface is derived from them:
+`OPTIONS` lists each value once with its `GOLEM_*` name, its command-line flag, its type and its help; the CLI
+adds its flags from it, `Settings.from_env` reads the environment through it, the operator's environment follows
+the same naming rule (a test checks that the CRD and these fields agree). Every value from the environment or a
+flag goes through one typed parser (`Option.parse`), so a bad value is one clear `ConfigError` (exit 2), never a
+traceback. Nothing else in golemline reads `os.environ`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -20,6 +26,14 @@ DTYPES = ("fp32", "fp16", "bf16", "int8")
 DEVICES = ("cpu", "cuda", "auto")
 BACKENDS = {"scribe": ("ctranslate2", "transformers"), "interpreter": ("embedding", "nli"),
             "oracle": ("causal-lm",)}
+ENV_PREFIX = "GOLEM_"
+
+
+def _opt(help: str, group: str, choices: tuple[str, ...] | None = None, env: str | None = None,
+         flag: bool = True) -> dict[str, Any]:
+    """Field metadata: the help text, the option group (which commands offer it), allowed values, and an
+    explicit environment name where the derived one would not read well."""
+    return {"help": help, "group": group, "choices": choices, "env": env, "flag": flag}
 
 
 @dataclass(frozen=True)
@@ -55,35 +69,45 @@ class GatingPolicy:
     the compression ratio (repetition) and the signal level can.
     """
 
-    min_rms_dbfs: float = -50.0
-    max_no_speech_prob: float = 0.5
-    min_avg_logprob: float = -1.0
-    max_compression_ratio: float = 2.4
-    min_words: int = 1
+    min_rms_dbfs: float = field(default=-50.0, metadata=_opt("signal level below which audio is silence", "gating"))
+    max_no_speech_prob: float = field(default=0.5, metadata=_opt("reject when Whisper's no-speech probability "
+                                                                 "is above this", "gating"))
+    min_avg_logprob: float = field(default=-1.0, metadata=_opt("reject transcripts whose average token "
+                                                               "log-probability is below this", "gating"))
+    max_compression_ratio: float = field(default=2.4, metadata=_opt("reject repetitive transcripts (zlib "
+                                                                     "compression ratio above this)", "gating"))
+    min_words: int = field(default=1, metadata=_opt("reject transcripts with fewer words", "gating"))
     # None: the interpreter backend's own calibrated default (cosine similarity and softmax differ in scale).
-    min_intent_score: float | None = None
-    min_intent_margin: float | None = None
-    max_reply_compression_ratio: float = 3.0
+    min_intent_score: float | None = field(default=None, metadata=_opt(
+        "reject when the best intent scores below this (default: the backend's calibrated value)", "gating"))
+    min_intent_margin: float | None = field(default=None, metadata=_opt(
+        "reject when the top two intents are closer than this (default: the backend's value)", "gating"))
+    max_reply_compression_ratio: float = field(default=3.0, metadata=_opt("reject degenerate, repetitive "
+                                                                          "replies", "gating"))
 
 
 @dataclass(frozen=True)
 class ServerSettings:
     """How `golem serve` listens, batches and calls remote golems (KServe's predictor-host convention)."""
 
-    host: str = "0.0.0.0"
-    http_port: int = 8080
-    max_batch_size: int = 8
-    max_latency_ms: float = 10.0
-    max_queue: int = 64
-    max_body_bytes: int = 32 * 1024 * 1024
-    stage_timeout_s: float = 30.0
+    host: str = field(default="0.0.0.0", metadata=_opt("address to bind", "server"))
+    http_port: int = field(default=8080, metadata=_opt("HTTP port (--split uses the next three too)", "server"))
+    max_batch_size: int = field(default=8, metadata=_opt("largest micro-batch (1 turns batching off)", "server"))
+    max_latency_ms: float = field(default=10.0, metadata=_opt("how long a batch waits for company", "server"))
+    max_queue: int = field(default=64, metadata=_opt("queued requests per golem before 429", "server"))
+    max_body_bytes: int = field(default=32 * 1024 * 1024, metadata=_opt("largest request body before 413",
+                                                                        "server"))
+    stage_timeout_s: float = field(default=30.0, metadata=_opt("deadline for each remote golem call (then 504)",
+                                                               "server"))
     # Base URLs of remote golems (split mode); None = the golem runs in this process.
-    scribe_url: str | None = None
-    interpreter_url: str | None = None
-    oracle_url: str | None = None
+    scribe_url: str | None = field(default=None, metadata=_opt("base URL of a remote scribe server", "server"))
+    interpreter_url: str | None = field(default=None, metadata=_opt("base URL of a remote interpreter server",
+                                                                    "server"))
+    oracle_url: str | None = field(default=None, metadata=_opt("base URL of a remote oracle server", "server"))
     # Bearer token required on inference endpoints when set (GOLEM_AUTH_TOKEN or --auth-token-file; never a flag,
     # which `ps` would show). Kept out of repr so it cannot reach a log line.
-    auth_token: str | None = field(default=None, repr=False)
+    auth_token: str | None = field(default=None, repr=False, metadata=_opt(
+        "bearer token required on inference endpoints (at least 16 characters)", "server", flag=False))
 
     def __post_init__(self) -> None:
         if self.auth_token is not None and len(self.auth_token) < 16:
@@ -94,6 +118,8 @@ class ServerSettings:
             raise ConfigError("max_queue must be at least max_batch_size")
         if self.stage_timeout_s <= 0 or self.max_latency_ms < 0:
             raise ConfigError("timeouts must be positive")
+        if not 0 < self.http_port < 65536:
+            raise ConfigError(f"http_port {self.http_port} is not a TCP port (1..65535)")
 
     def url_of(self, golem: str) -> str | None:
         url: str | None = getattr(self, f"{golem}_url")
@@ -104,20 +130,28 @@ class ServerSettings:
 class Settings:
     """Everything a golemline process needs to know, in one place."""
 
-    profile: str = "offline"
+    profile: str = field(default="offline", metadata=_opt("model set: offline (bundled) or mission (hub)",
+                                                          "models", tuple(PROFILES)))
     golems: Mapping[str, GolemSpec] = field(default_factory=lambda: dict(PROFILES["offline"]))
-    device: str = "cpu"
-    dtype: str = "fp32"
-    policy: str = "resident"
-    budget_bytes: int | None = None
+    device: str = field(default="cpu", metadata=_opt("where the golems run: cpu, cuda or auto", "runtime",
+                                                     DEVICES))
+    dtype: str = field(default="fp32", metadata=_opt("weights/compute precision", "runtime", DTYPES))
+    policy: str = field(default="resident", metadata=_opt("lifecycle: resident | sequential | lru", "lifecycle",
+                                                          POLICIES))
+    budget_bytes: int | None = field(default=None, metadata=_opt(
+        "memory budget for the golems, e.g. 300MiB or 2GB", "lifecycle", env="GOLEM_BUDGET"))
     gating: GatingPolicy = field(default_factory=GatingPolicy)
-    max_new_tokens: int = 40
-    seed: int | None = None
-    max_audio_seconds: float = 60.0
-    max_audio_bytes: int = 25 * 1024 * 1024
-    threads: int | None = None
-    gpu_hourly_price: float = 0.0  # price of one device of this server per hour (cost metrics)
-    prefetch: bool = True  # sequential policy: read the next golem's weights while the current one runs
+    max_new_tokens: int = field(default=40, metadata=_opt("upper bound on reply length (1..256)", "runtime"))
+    seed: int | None = field(default=None, metadata=_opt("sample replies with this seed (default: greedy)",
+                                                         "runtime"))
+    max_audio_seconds: float = field(default=60.0, metadata=_opt("longest audio accepted (then 413)", "runtime"))
+    max_audio_bytes: int = field(default=25 * 1024 * 1024, metadata=_opt("largest audio file accepted (then "
+                                                                         "413)", "runtime"))
+    threads: int | None = field(default=None, metadata=_opt("CPU threads for inference", "runtime"))
+    gpu_hourly_price: float = field(default=0.0, metadata=_opt("price of one device per hour (cost metrics)",
+                                                               "server"))
+    prefetch: bool = field(default=True, metadata=_opt("sequential policy: read the next golem's weights while "
+                                                       "the current one runs", "lifecycle"))
     server: ServerSettings = field(default_factory=ServerSettings)
 
     def __post_init__(self) -> None:
@@ -131,21 +165,24 @@ class Settings:
             raise ConfigError(f"unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
         for name, spec in self.golems.items():
             if name not in BACKENDS or spec.backend not in BACKENDS[name]:
-                raise ConfigError(f"{name}: unknown backend {spec.backend!r}; known: {BACKENDS.get(name)}")
+                raise ConfigError(f"{name}: unknown backend {spec.backend!r}; known: {', '.join(BACKENDS[name])}")
         if not 1 <= self.max_new_tokens <= 256:
             raise ConfigError("max_new_tokens must be between 1 and 256 (replies are bounded)")
         if self.gpu_hourly_price < 0:
             raise ConfigError("the hourly device price cannot be negative")
         if self.budget_bytes is not None and self.budget_bytes <= 0:
             raise ConfigError("the memory budget must be a positive size such as 300MiB")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError("threads must be at least 1")
+        if self.max_audio_seconds <= 0 or self.max_audio_bytes <= 0:
+            raise ConfigError("audio limits must be positive")
 
     @property
     def resolved_device(self) -> str:
-        if self.device != "auto":
-            return self.device
-        import torch
+        """`auto` becomes cuda when torch sees a GPU. An explicit `cuda` is checked when the golems load."""
+        from golemline.devices import resolve  # imports torch only for "auto", and only when asked
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return resolve(self.device)
 
     @classmethod
     def for_profile(cls, profile: str, **overrides: Any) -> Settings:
@@ -155,40 +192,32 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Profile defaults overlaid with GOLEM_* variables (GOLEM_SCRIBE_MODEL, GOLEM_POLICY, ...)."""
+        """Profile defaults overlaid with GOLEM_* variables, each parsed by its option's type."""
         env = os.environ if environ is None else environ
-        settings = cls.for_profile(env.get("GOLEM_PROFILE", "offline"))
-        values: dict[str, Any] = {}
-        for name in ("device", "dtype", "policy"):
-            if f"GOLEM_{name.upper()}" in env:
-                values[name] = env[f"GOLEM_{name.upper()}"]
-        if "GOLEM_BUDGET" in env:
-            values["budget"] = env["GOLEM_BUDGET"]
-        for name in ("max_new_tokens", "seed", "threads"):
-            if f"GOLEM_{name.upper()}" in env:
-                values[name] = int(env[f"GOLEM_{name.upper()}"])
-        if "GOLEM_GPU_HOURLY_PRICE" in env:
-            values["gpu_hourly_price"] = float(env["GOLEM_GPU_HOURLY_PRICE"])
-        for golem in GOLEMS:
-            for part in ("model", "backend"):
-                if f"GOLEM_{golem.upper()}_{part.upper()}" in env:
-                    values[f"{golem}_{part}"] = env[f"GOLEM_{golem.upper()}_{part.upper()}"]
-        gating = {f.name: env[f"GOLEM_GATE_{f.name.upper()}"] for f in fields(GatingPolicy)
-                  if f"GOLEM_GATE_{f.name.upper()}" in env}
-        server = {f.name: env[f"GOLEM_{f.name.upper()}"] for f in fields(ServerSettings)
-                  if f"GOLEM_{f.name.upper()}" in env}
-        return settings.with_overrides(gating=gating, server=server, **values)
+        values = {option.key: option.parse(env[option.env], source=option.env)
+                  for option in OPTIONS if option.env in env}
+        return cls.for_profile(values.pop("profile", "offline")).with_overrides(**values)
 
     def with_overrides(self, gating: Mapping[str, Any] | None = None, server: Mapping[str, Any] | None = None,
                        **values: Any) -> Settings:
-        """Apply overrides whose value is not None (flags not given stay as they were)."""
+        """Apply overrides whose value is not None (flags not given stay as they were). Keys are option keys
+        (`policy`, `budget`, `scribe_model`, ...); `gating` and `server` take their dataclasses' field names."""
         given = {k: v for k, v in values.items() if v is not None}
+        for key in list(given):
+            if key.startswith("gate_"):
+                gating = {**(gating or {}), key.removeprefix("gate_"): given.pop(key)}
+            elif key in _SERVER_FIELDS:
+                server = {**(server or {}), key: given.pop(key)}
+        unknown = set(given) - _TOP_KEYS
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
         server_values = {k: v for k, v in (server or {}).items() if v is not None}
+        if set(server_values) - _SERVER_FIELDS:
+            raise ConfigError(f"unknown server settings: {', '.join(sorted(set(server_values) - _SERVER_FIELDS))}")
         if server_values:
             given["server"] = replace(self.server, **_typed(ServerSettings, server_values))
         if "profile" in given and given["profile"] != self.profile:
-            base = Settings.for_profile(given["profile"])
-            given.setdefault("golems", base.golems)
+            given.setdefault("golems", Settings.for_profile(given["profile"]).golems)
         golems = dict(given.pop("golems", self.golems))
         for golem in GOLEMS:
             model, backend = given.pop(f"{golem}_model", None), given.pop(f"{golem}_backend", None)
@@ -196,31 +225,110 @@ class Settings:
                 golems[golem] = replace(golems[golem], **{k: v for k, v in
                                                           (("model", model), ("backend", backend)) if v})
         if "budget" in given:
-            given["budget_bytes"] = parse_size(str(given.pop("budget")))
+            budget = given.pop("budget")
+            given["budget_bytes"] = budget if isinstance(budget, int) else parse_size(str(budget))
         new_gating = self.gating
-        if gating:
-            unknown = set(gating) - {f.name for f in fields(GatingPolicy)}
+        gating_values = {k: v for k, v in (gating or {}).items() if v is not None}
+        if gating_values:
+            unknown = set(gating_values) - {f.name for f in fields(GatingPolicy)}
             if unknown:
                 raise ConfigError(f"unknown gating thresholds: {', '.join(sorted(unknown))}")
-            new_gating = replace(self.gating, **_typed(GatingPolicy, gating))
-        return replace(self, golems=golems, gating=new_gating, **given)
+            new_gating = replace(self.gating, **_typed(GatingPolicy, gating_values))
+        return replace(self, golems=golems, gating=new_gating, **_typed(Settings, given))
+
+
+# -- the configuration surfaces, derived from the dataclasses above ------------------------------------------------
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+_PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
+    int: (int, "a whole number"), float: (float, "a number"), bool: (_bool, "true or false"), str: (str, "text")}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configurable value as every surface sees it: `key` (with_overrides / argparse dest), `env`
+    (GOLEM_*), `flag` (None: environment only, like the auth token), its type, allowed values and help."""
+
+    key: str
+    env: str
+    flag: str | None
+    kind: type
+    optional: bool
+    choices: tuple[str, ...] | None
+    help: str
+    group: str
+    size: bool = False
+
+    def parse(self, text: str, source: str | None = None) -> Any:
+        """Text (an environment value or a flag) → the field's type, or one ConfigError naming the source."""
+        where = source or self.env
+        value = text.strip()
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"{where}={text!r} is not one of: {', '.join(self.choices)}")
+        if self.size:
+            return parse_size(value, where)
+        convert, expected = _PARSERS[self.kind]
+        try:
+            return convert(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}={text!r} is not {expected}") from exc
+
+
+def _field_type(cls: type, name: str) -> tuple[type, bool]:
+    """(base type, optional) of a dataclass field, from its resolved annotation."""
+    hint = typing.get_type_hints(cls)[name]
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType) and type(None) in args:
+        [base] = [a for a in args if a is not type(None)]
+        return base, True
+    return hint, False
+
+
+def _options() -> tuple[Option, ...]:
+    options: list[Option] = []
+    for cls, prefix, key_prefix in ((Settings, "", ""), (GatingPolicy, "GATE_", "gate_"), (ServerSettings, "", "")):
+        for f in fields(cls):
+            meta = f.metadata
+            if not meta:
+                continue  # nested objects (gating, server, golems) are described by their own fields
+            kind, optional = _field_type(cls, f.name)
+            key = "budget" if f.name == "budget_bytes" else f"{key_prefix}{f.name}"
+            env = meta["env"] or f"{ENV_PREFIX}{prefix}{f.name.upper()}"
+            flag = f"--{key.replace('_', '-')}" if meta["flag"] else None
+            options.append(Option(key, env, flag, kind, optional, meta["choices"], meta["help"], meta["group"],
+                                  size=f.name == "budget_bytes"))
+    for golem in GOLEMS:
+        options.append(Option(f"{golem}_model", f"{ENV_PREFIX}{golem.upper()}_MODEL", f"--{golem}-model", str, True,
+                              None, f"{golem} weights: a Hugging Face id, a directory or package:<module>/<dir>",
+                              "models"))
+        options.append(Option(f"{golem}_backend", f"{ENV_PREFIX}{golem.upper()}_BACKEND", f"--{golem}-backend", str,
+                              True, BACKENDS[golem], f"{golem} backend", "models"))
+    return tuple(options)
+
+
+OPTIONS = _options()
+"""Every configurable value once, in declaration order (the CLI and the docs list them in this order)."""
+ENV_NAMES = frozenset(option.env for option in OPTIONS)
+_TOP_KEYS = {o.key for o in OPTIONS if not o.key.startswith("gate_")} - {f.name for f in fields(ServerSettings)} | {
+    "golems", "budget_bytes"}
+_SERVER_FIELDS = {f.name for f in fields(ServerSettings)}
 
 
 def _typed(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Convert strings (from the environment) to the field types of a settings dataclass."""
-    types = {f.name: str(f.type) for f in fields(cls)}
+    """Strings (from the environment, or a caller's with_overrides) become the field's type through the same
+    parser the environment uses; typed values pass unchanged."""
+    by_field = {o.key.removeprefix("gate_") if cls is GatingPolicy else o.key: o for o in OPTIONS}
     converted: dict[str, Any] = {}
     for key, value in values.items():
-        kind = types[key]
-        try:
-            if not isinstance(value, str) or kind.startswith("str"):
-                converted[key] = value
-            elif kind.startswith("int"):
-                converted[key] = int(value)
-            else:
-                converted[key] = float(value)
-        except ValueError as exc:
-            raise ConfigError(f"{key}={value!r} is not a valid {kind}") from exc
+        option = by_field.get(key)
+        converted[key] = option.parse(value, source=key) if isinstance(value, str) and option else value
     return converted
 
 
@@ -229,12 +337,12 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb":
           "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "t": 1000**4, "tb": 1000**4, "tib": 1024**4}
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, source: str = "size") -> int:
     """'300MiB' / '1.5GB' / '2048' → bytes, or ConfigError naming the expected form."""
     match = _SIZE.match(text)
     unit = (match.group(2) or "").lower() if match else ""
     if not match or unit not in _UNITS:
-        raise ConfigError(f"cannot read the size {text!r}: write it like 300MiB, 1.5GB or 2048 (bytes)")
+        raise ConfigError(f"{source}={text!r} is not a size: write it like 300MiB, 1.5GB or 2048 (bytes)")
     return int(float(match.group(1)) * _UNITS[unit])
 
 
@@ -244,3 +352,7 @@ def format_size(num_bytes: float) -> str:
             return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
         num_bytes /= 1024
     return f"{num_bytes:.1f} GiB"
+
+
+__all__ = ["BACKENDS", "DEVICES", "DTYPES", "ENV_NAMES", "GOLEMS", "OPTIONS", "POLICIES", "PROFILES",
+           "GatingPolicy", "GolemSpec", "Option", "ServerSettings", "Settings", "format_size", "parse_size"]

@@ -14,11 +14,12 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from golemline.predictors.interpreter import Interpreter
-from golemline.predictors.scribe import Scribe
 
 from golemline.audio import TARGET_RATE, Audio, decode
+from golemline.domain import IntentRequest
 from golemline.gating import check_audio, check_intent, check_transcript
+from golemline.predictors.interpreter import Interpreter
+from golemline.predictors.scribe import Scribe
 from golemline.settings import Settings
 from golemline.wer import word_error_rate
 
@@ -92,7 +93,7 @@ def main() -> int:
                 [transcript] = scribe.run([audio])
                 rejection = check_transcript(transcript, settings.gating)
             if rejection is None and transcript is not None:
-                [intent] = interpreter.run([Interpreter.make_request(transcript.text)])
+                [intent] = interpreter.run([IntentRequest.create(transcript.text)])
                 rejection = check_intent(intent, min_score, min_margin)
             spoken = kind.split(": ", 1)[1] if ": " in kind else None
             wer = word_error_rate(spoken, transcript.text) if spoken and transcript else None

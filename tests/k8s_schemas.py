@@ -1,5 +1,6 @@
 """Validate manifests offline: Kubernetes kinds with kubernetes-validate (strict), CRD kinds with jsonschema
-against the CRDs' own OpenAPI schemas (KServe and prometheus-operator from shared/schemas, ours from the chart)."""
+against the CRDs' own OpenAPI schemas (KServe and prometheus-operator vendored in tests/schemas, ours from the
+chart)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ import kubernetes_validate
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "schemas"
+SCHEMAS = ROOT / "tests" / "schemas"  # vendored: see tests/schemas/README.md
 CRD_FILES = {
-    "serving.kserve.io": SHARED / "kserve" / "serving.kserve.io_inferenceservices.yaml",
+    "serving.kserve.io": SCHEMAS / "kserve" / "serving.kserve.io_inferenceservices.yaml",
     "monitoring.coreos.com/ServiceMonitor":
-        SHARED / "prometheus-operator" / "monitoring.coreos.com_servicemonitors.yaml",
-    "monitoring.coreos.com/PodMonitor": SHARED / "prometheus-operator" / "monitoring.coreos.com_podmonitors.yaml",
+        SCHEMAS / "prometheus-operator" / "monitoring.coreos.com_servicemonitors.yaml",
+    "monitoring.coreos.com/PodMonitor": SCHEMAS / "prometheus-operator" / "monitoring.coreos.com_podmonitors.yaml",
     "monitoring.coreos.com/PrometheusRule":
-        SHARED / "prometheus-operator" / "monitoring.coreos.com_prometheusrules.yaml",
+        SCHEMAS / "prometheus-operator" / "monitoring.coreos.com_prometheusrules.yaml",
     "golemline.io": ROOT / "charts" / "golemline" / "crds" / "golemline.io_golempipelines.yaml",
 }
 K8S_VERSION = "1.30.0"

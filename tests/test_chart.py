@@ -11,8 +11,8 @@ from typing import Any
 import helm_python
 import pytest
 import yaml
-from golemline.operator.builders import build_inference_services
 
+from golemline_operator.builders import build_inference_services
 from tests.k8s_schemas import pod_of, validate
 
 CHART = Path(__file__).resolve().parents[1] / "charts" / "golemline"

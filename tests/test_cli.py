@@ -59,9 +59,9 @@ def test_human_output_shows_the_rejection_reason() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["run", "missing.wav"], "missing.wav: no such file"),
     (["run", "pyproject.toml"], "pyproject.toml: undecodable audio"),
-    (["run", "samples/weather.wav", "--budget", "1MiB"], "smaller than the smallest golem"),
-    (["run", "samples/weather.wav", "--budget", "a lot"], "cannot read the size"),
+    (["run", "samples/weather.wav", "--budget", "1MiB"], "cannot hold golem scribe ("),
     (["run", "samples/weather.wav", "--oracle-model", "/nonexistent/model"], "does not exist"),
+    (["run", "samples/weather.wav", "--device", "cuda"], "device cuda was asked for, but torch sees no usable GPU"),
 ])
 def test_errors_name_the_problem_and_exit_non_zero(args: list[str], message: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,9 +79,10 @@ def test_models_list_shows_the_offline_profile(capsys: pytest.CaptureFixture[str
 def test_models_list_reports_missing_hub_models(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    assert main(["models", "list", "--profile", "mission", "--json"]) == 1
+    assert main(["models", "list", "--profile", "mission", "--json"]) == 2  # like verify: missing models are exit 2
     rows = json.loads(capsys.readouterr().out)
     assert all(r["status"] == "missing" and "golem models pull" in r["hint"] for r in rows)
+    assert main(["models", "verify", "--profile", "mission"]) == 2
 
 
 def test_models_verify_checks_the_bundled_oracle_checksum(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,3 +99,31 @@ def test_unsupported_dtype_is_a_clear_error(capsys: pytest.CaptureFixture[str]) 
         pytest.skip("this CPU supports bfloat16, so there is no error to show")
     assert main(["run", "samples/weather.wav", "--dtype", "bf16"]) == 2
     assert "dtype bf16 is not usable on cpu" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "samples/weather.wav", "--budget", "a lot"], "'a lot' is not a size"),
+    (["run", "samples/weather.wav", "--seed", "abc"], "'abc' is not a whole number"),
+    (["run", "samples/weather.wav", "--device", "tpu"], "is not one of: cpu, cuda, auto"),
+])
+def test_bad_flag_values_are_one_line_and_exit_2(args: list[str], message: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(args)
+    assert raised.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("GOLEM_SEED", "abc", "GOLEM_SEED='abc' is not a whole number"),
+    ("GOLEM_BUDGET", "lots", "GOLEM_BUDGET='lots' is not a size"),
+    ("GOLEM_PREFETCH", "maybe", "GOLEM_PREFETCH='maybe' is not true or false"),
+    ("GOLEM_MAX_BATCH_SIZE", "1.5", "GOLEM_MAX_BATCH_SIZE='1.5' is not a whole number"),
+])
+def test_bad_environment_values_are_one_line_and_exit_2(variable: str, value: str, message: str,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["models", "list"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()  # one line, no traceback
+    assert line.startswith(f"golem: error: {message}")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from golemline.predictors.interpreter import IntentResult
-from golemline.predictors.oracle import Reply
-from golemline.predictors.scribe import Transcript
 
 from golemline.audio import TARGET_RATE, Audio
 from golemline.gating import REASONS, check_audio, check_intent, check_reply, check_transcript
+from golemline.domain import IntentResult, Reply, Transcript
 from golemline.settings import GatingPolicy
 
 POLICY = GatingPolicy()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from golemline.predictors.interpreter import Interpreter, NLIInterpreter
 
+from golemline.domain import IntentRequest
 from golemline.errors import InvalidInput
 from golemline.labels import DEFAULT_LABELS, MAX_LABELS
 from golemline.pipeline import Pipeline
+from golemline.predictors.interpreter import Interpreter, NLIInterpreter
+from golemline.serving.adapter import parse_instance
 from golemline.settings import Settings
 
 CLEAN = {"weather": "What is the weather like in Paris today?", "timer": "Set a timer for 10 minutes.",
@@ -19,7 +21,7 @@ CLEAN = {"weather": "What is the weather like in Paris today?", "timer": "Set a 
 
 def test_embedding_backend_classifies_each_default_intent(resident_pipeline: Pipeline) -> None:
     interpreter = resident_pipeline.golems["interpreter"]
-    results = interpreter.run([Interpreter.make_request(text) for text in CLEAN.values()])
+    results = interpreter.run([IntentRequest.create(text) for text in CLEAN.values()])
     assert [r.label for r in results] == list(CLEAN)
     min_score, min_margin = interpreter.thresholds
     for result in results:
@@ -30,13 +32,13 @@ def test_embedding_backend_classifies_each_default_intent(resident_pipeline: Pip
 
 def test_embedding_scores_garbage_below_the_gate(resident_pipeline: Pipeline) -> None:
     interpreter = resident_pipeline.golems["interpreter"]
-    [garbage] = interpreter.run([Interpreter.make_request("Tell me, Ray, this dude's head, right?")])
+    [garbage] = interpreter.run([IntentRequest.create("Tell me, Ray, this dude's head, right?")])
     assert garbage.score < interpreter.thresholds[0]
 
 
 def test_custom_labels(resident_pipeline: Pipeline) -> None:
     interpreter = resident_pipeline.golems["interpreter"]
-    [result] = interpreter.run([Interpreter.make_request("Turn off the kitchen lights", ["lights", "music"])])
+    [result] = interpreter.run([IntentRequest.create("Turn off the kitchen lights", ["lights", "music"])])
     assert result.labels == ["lights", "music"]
 
 
@@ -47,7 +49,7 @@ def test_nli_backend_scores_all_hypotheses_in_one_forward_pass(tiny_nli_dir: Pat
     backend = interpreter._backend
     assert isinstance(backend, NLIInterpreter)
     assert backend.entailment_id == 2
-    requests = [Interpreter.make_request(text) for text in CLEAN.values()]
+    requests = [IntentRequest.create(text) for text in CLEAN.values()]
     results = interpreter.run(requests)
     assert backend.forward_passes == 1  # 5 requests × 5 labels = 25 pairs, one pass
     for result in results:
@@ -77,4 +79,4 @@ def test_nli_model_without_entailment_label_is_refused() -> None:
 ])
 def test_bad_requests_name_the_problem(instance: object, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
-        Interpreter(Settings()).parse_instance(instance)
+        parse_instance("interpreter", instance, Settings())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from golemline.domain import IntentRequest
 from golemline.errors import BudgetError
 from golemline.lifecycle import LifecycleManager
 from golemline.pipeline import build_golems
@@ -21,7 +22,7 @@ def golems():  # type: ignore[no-untyped-def]
 def test_resident_loads_everything_once_and_keeps_it(golems) -> None:  # type: ignore[no-untyped-def]
     manager = LifecycleManager(golems, "resident", None, "cpu")
     manager.start()
-    assert all(g.loaded and g.ready for g in golems.values())
+    assert all(g.loaded for g in golems.values())
     for name in golems:
         with manager.use(name) as (_, load_seconds):
             assert load_seconds == 0.0
@@ -40,7 +41,7 @@ def test_sequential_banishes_after_use_and_peaks_at_one_golem(golems) -> None:  
             assert golem.loaded and load_seconds > 0
             assert [n for n, g in golems.items() if g.loaded] == [name]
             sizes[name] = golem.memory_bytes()
-        assert not golems[name].loaded and not golems[name].ready
+        assert not golems[name].loaded
     report = manager.report()
     assert report["loads"] == report["unloads"] == 3
     assert report["peak_golem_bytes"] == max(sizes.values())
@@ -67,9 +68,18 @@ def test_lru_evicts_the_least_recently_used_to_fit_the_budget(golems) -> None:  
 
 def test_budget_below_the_smallest_golem_fails_clearly(golems) -> None:  # type: ignore[no-untyped-def]
     manager = LifecycleManager(golems, "sequential", 1024**2, "cpu")
-    with pytest.raises(BudgetError, match=r"smaller than the smallest golem \(oracle"):
+    with pytest.raises(BudgetError, match=r"cannot hold golem scribe \(.* MiB, estimated before loading\), "
+                                          r"interpreter .*, oracle .*; raise --budget to at least"):
         manager.start()
     assert not any(g.loaded for g in golems.values())
+
+
+def test_a_budget_too_small_for_one_golem_names_only_that_golem(golems) -> None:  # type: ignore[no-untyped-def]
+    sizes = {name: g.estimated_bytes() for name, g in golems.items()}
+    budget = sorted(sizes.values())[-2] + 1  # holds every golem but the largest
+    with pytest.raises(BudgetError, match=r"cannot hold golem scribe \(") as raised:
+        LifecycleManager(golems, "sequential", budget, "cpu").start()
+    assert "interpreter" not in str(raised.value) and "oracle" not in str(raised.value)
 
 
 def test_resident_that_does_not_fit_suggests_another_policy(golems) -> None:  # type: ignore[no-untyped-def]
@@ -102,8 +112,6 @@ class _OutOfMemoryOnce:
 
 
 def test_out_of_memory_evicts_the_others_and_retries_once(golems) -> None:  # type: ignore[no-untyped-def]
-    from golemline.predictors.interpreter import Interpreter
-
     manager = LifecycleManager(golems, "lru", None, "cpu")
     manager.start()
     with manager.use("oracle"):
@@ -111,18 +119,16 @@ def test_out_of_memory_evicts_the_others_and_retries_once(golems) -> None:  # ty
     with manager.use("interpreter"):
         pass
     golems["interpreter"].run = _OutOfMemoryOnce(golems["interpreter"], failures=1)
-    [result] = manager.run("interpreter", [Interpreter.make_request("play some jazz")])
+    [result] = manager.run("interpreter", [IntentRequest.create("play some jazz")])
     assert result.label == "music"
     assert not golems["oracle"].loaded  # banished to make room for the retry
 
 
 def test_out_of_memory_twice_is_a_clear_503(golems) -> None:  # type: ignore[no-untyped-def]
-    from golemline.predictors.interpreter import Interpreter
-
     manager = LifecycleManager(golems, "lru", None, "cpu")
     manager.start()
     golems["interpreter"].load()  # loaded outside the manager: it must still manage it
     golems["interpreter"].run = _OutOfMemoryOnce(golems["interpreter"], failures=2)
     with pytest.raises(BudgetError, match="ran out of memory .* even alone") as raised:
-        manager.run("interpreter", [Interpreter.make_request("play some jazz")])
+        manager.run("interpreter", [IntentRequest.create("play some jazz")])
     assert raised.value.http_status == 503

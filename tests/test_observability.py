@@ -15,7 +15,7 @@ from golemline.observability.rules import rule_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMTOOL = shutil.which("promtool")
-DCGM_CSV = ROOT.parent / "shared" / "schemas" / "dcgm" / "default-counters.csv"
+DCGM_CSV = ROOT / "tests" / "schemas" / "dcgm" / "default-counters.csv"
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian package `prometheus`; "
                                                              ".ci/run installs it)")
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 import yaml
-from golemline.operator.builders import GOLEMS, build_inference_services, names
-from golemline.operator.status import aggregate
 
+from golemline_operator import GOLEMS
+from golemline_operator.builders import build_inference_services, names
+from golemline_operator.status import aggregate
 from tests.k8s_schemas import ROOT, pod_of, validate
 
 POOL = {"cloud.google.com/gke-accelerator": "nvidia-l4"}

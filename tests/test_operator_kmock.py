@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-os.environ["GOLEM_OPERATOR_STATUS_INTERVAL"] = "1"  # read when the handlers module is imported
-
-import golemline.operator.handlers  # noqa: E402,F401  (registers the handlers)
 import kmock  # noqa: E402
 import kopf  # noqa: E402
 import kopf.testing  # noqa: E402
+
+import golemline_operator.handlers  # noqa: E402,F401  (registers the handlers)
 
 pytestmark = pytest.mark.asyncio
 
@@ -62,7 +61,7 @@ async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
     settings = kopf.OperatorSettings()
     settings.scanning.disabled = True
     settings.posting.enabled = False
-    runner = kopf.testing.KopfRunner(["run", "--standalone", "--namespace", "ml", "-m", "golemline.operator.handlers"],
+    runner = kopf.testing.KopfRunner(["run", "--standalone", "--namespace", "ml", "-m", "golemline_operator.handlers"],
                                      settings=settings, timeout=30)
     runner.__enter__()  # the operator runs in its own thread; kmock answers from this test's event loop
     try:

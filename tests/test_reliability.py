@@ -65,7 +65,8 @@ def test_sigterm_finishes_in_flight_requests_then_exits() -> None:
 
 
 class BlackHole:
-    """A TCP listener that accepts connections and never answers: a golem stuck mid-request."""
+    """A golem stuck mid-request: it answers its readiness probe (so the transformer is ready), but never answers an
+    inference request."""
 
     def __init__(self) -> None:
         self.sock = socket.socket()
@@ -78,9 +79,29 @@ class BlackHole:
     def _accept(self) -> None:
         while True:
             try:
-                self.held.append(self.sock.accept()[0])
+                conn = self.sock.accept()[0]
             except OSError:
                 return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        """Answer GETs (readiness) with 200 on a kept-alive connection; hold the connection of a POST forever."""
+        buffered = b""
+        try:
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                buffered += chunk
+                if buffered.startswith(b"POST"):
+                    self.held.append(conn)
+                    return
+                while b"\r\n\r\n" in buffered:
+                    _, buffered = buffered.split(b"\r\n\r\n", 1)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n"
+                                 b'{"ready": true}')
+        except OSError:
+            return
 
     def close(self) -> None:
         for conn in self.held:

@@ -6,11 +6,13 @@ import base64
 from pathlib import Path
 
 import pytest
-from golemline.predictors.scribe import Scribe, Transcript
 
 from golemline.audio import decode
 from golemline.errors import InvalidInput
 from golemline.pipeline import Pipeline
+from golemline.domain import Transcript
+from golemline.predictors.scribe import Scribe
+from golemline.serving.protocol import audio_instance
 from golemline.settings import Settings
 
 
@@ -50,7 +52,7 @@ def test_transformers_backend_runs_a_random_whisper(tiny_whisper_dir: Path, samp
         assert transcript.no_speech_prob is not None and 0.0 <= transcript.no_speech_prob <= 1.0
         assert transcript.avg_logprob is None or transcript.avg_logprob <= 0.0
     assert batch[0].text == single[0].text  # batching does not change a greedy decode
-    assert not scribe.loaded and not scribe.ready
+    assert not scribe.loaded
 
 
 def _instance(data: bytes) -> dict[str, str]:
@@ -58,7 +60,7 @@ def _instance(data: bytes) -> dict[str, str]:
 
 
 def test_parse_instance_accepts_base64_audio(samples: Path) -> None:
-    audio = Scribe(Settings()).parse_instance(_instance((samples / "weather.wav").read_bytes()))
+    audio = audio_instance(_instance((samples / "weather.wav").read_bytes()), Settings(), "scribe")
     assert audio.source_rate == 16000
 
 
@@ -72,13 +74,13 @@ def test_parse_instance_accepts_base64_audio(samples: Path) -> None:
 ])
 def test_parse_instance_rejects_bad_input(instance: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
-        Scribe(Settings()).parse_instance(instance)
+        audio_instance(instance, Settings(), "scribe")
 
 
 def test_batched_decoding_matches_windowed_transcription(resident_pipeline: Pipeline, samples: Path) -> None:
     backend = resident_pipeline.golems["scribe"]._backend
     audios = [decode((samples / f"{name}.wav").read_bytes()) for name in ("weather", "misheard", "noise")]
-    batched = backend._batched(audios)
+    batched = resident_pipeline.golems["scribe"].run(audios)  # preprocess → one encoder+decoder pass
     windowed = [backend._one(audio) for audio in audios]
     for fast, reference in zip(batched, windowed, strict=True):
         assert fast.text == reference.text

@@ -15,6 +15,6 @@ def test_ruff_is_clean() -> None:
 
 
 def test_mypy_is_clean() -> None:
-    proc = subprocess.run([sys.executable, "-m", "mypy", "golemline", "predictors", "operator"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "mypy", "golemline", "operator/golemline_operator"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -17,9 +17,8 @@ from typing import Any
 
 import httpx
 
-from golemline.serving.launch import Server, audio_b64
-
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+from golemline.bench.loopback import Server, audio_b64
+from golemline.resources import sample
 
 
 def _instance(model: str, i: int) -> dict[str, Any]:
@@ -29,7 +28,7 @@ def _instance(model: str, i: int) -> dict[str, Any]:
     if model == "oracle":
         return {"text": "what is the weather today", "intent": "weather"}
     names = ("weather", "timer", "music", "news", "smalltalk")
-    return {"audio": audio_b64(SAMPLES / f"{names[i % 5]}.wav")}
+    return {"audio": audio_b64(sample(names[i % 5]))}
 
 
 def _round(url: str, model: str, concurrency: int, requests: int) -> dict[str, Any]:

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import psutil
 
-from golemline.serving.launch import Server, audio_b64
+from golemline.bench.loopback import Server, audio_b64
+from golemline.resources import sample
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 CLEAN = ("weather", "timer", "music", "news", "smalltalk")
 
 
@@ -31,7 +31,7 @@ def request_for(i: int) -> tuple[str, dict[str, Any]]:
     """One in ten is a whole spoken pipeline request, two are replies, seven are intents."""
     slot = i % 10
     if slot == 0:
-        return "pipeline", {"instances": [{"audio": audio_b64(SAMPLES / f"{CLEAN[i // 10 % 5]}.wav")}]}
+        return "pipeline", {"instances": [{"audio": audio_b64(sample(CLEAN[i // 10 % 5]))}]}
     if slot in (1, 2):
         return "oracle", {"instances": [{"text": "what is the weather today", "intent": "weather"}]}
     return "interpreter", {"instances": [{"text": f"please play song number {i}"}]}

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from golemline.domain import IntentRequest, ReplyRequest
 from golemline.predictors.interpreter import Interpreter
-from golemline.predictors.oracle import Oracle, ReplyRequest
+from golemline.predictors.oracle import Oracle
 from golemline.settings import Settings
 
 TEXTS = ["what is the weather in Paris", "set a timer for ten minutes", "play some jazz", "read me the news",
@@ -22,8 +23,8 @@ TEXTS = ["what is the weather in Paris", "set a timer for ten minutes", "play so
 def _requests(golem: str, n: int) -> list[Any]:
     texts = [TEXTS[i % len(TEXTS)] for i in range(n)]
     if golem == "interpreter":
-        return [Interpreter.make_request(t) for t in texts]
-    return [ReplyRequest(t, "weather") for t in texts]
+        return [IntentRequest.create(t) for t in texts]
+    return [ReplyRequest.create(t, "weather") for t in texts]
 
 
 def per_item_seconds(model: Any, golem: str, batch: int, repeats: int = 3) -> float:

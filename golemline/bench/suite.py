@@ -22,17 +22,17 @@ from typing import Any
 
 from golemline.audio import Audio, decode
 from golemline.pipeline import Pipeline
+from golemline.resources import sample as sample_path
 from golemline.settings import Settings
 from golemline.wer import word_error_rate
 
-ROOT = Path(__file__).resolve().parents[2]
 SPOKEN = {"weather": "What is the weather like in Paris today?", "timer": "Set a timer for ten minutes.",
           "music": "Please play some music.", "news": "What is the news today?",
           "smalltalk": "Hello, how are you doing today?"}
 
 
 def _samples() -> list[tuple[str, Audio]]:
-    return [(name, decode((ROOT / "samples" / f"{name}.wav").read_bytes())) for name in SPOKEN]
+    return [(name, decode(sample_path(name).read_bytes())) for name in SPOKEN]
 
 
 def _stats(seconds: list[float]) -> dict[str, float]:
@@ -159,7 +159,7 @@ def bench_dtype(rounds: int = 2, light: str = "int8") -> dict[str, Any]:
         correct = sum(r.intent is not None and r.intent["label"] == name for name, r in answers[dtype].items())
         result[dtype] = {**_stats(times[dtype]), "mean_wer": round(statistics.fmean(wer), 3),
                          "intent_correct": f"{correct}/{len(answers[dtype])}",
-                         "golem_bytes": sum(pipeline.manager.estimates().values())}
+                         "golem_bytes": sum(pipeline.manager.sizes().values())}
         pipeline.close()
     agree = sum((answers["fp32"][n].intent or {}).get("label") == (answers[light][n].intent or {}).get("label")
                 for n in SPOKEN)
@@ -172,7 +172,7 @@ def bench_dtype(rounds: int = 2, light: str = "int8") -> dict[str, Any]:
 
 # -- (e) split vs monolith ---------------------------------------------------------------------------------------
 def bench_split(requests: int = 10) -> dict[str, Any]:
-    from golemline.serving.launch import Server, SplitDeployment, audio_b64, v1
+    from golemline.bench.loopback import Server, SplitDeployment, audio_b64, v1
 
     monolith = Server("--threads", "1")
     split = SplitDeployment("--threads", "1")
@@ -181,7 +181,7 @@ def bench_split(requests: int = 10) -> dict[str, Any]:
     try:
         for server in servers:
             server.wait_ready()
-        clips = [{"audio": audio_b64(ROOT / "samples" / f"{name}.wav")} for name in SPOKEN]
+        clips = [{"audio": audio_b64(sample_path(name))} for name in SPOKEN]
         times: dict[str, list[float]] = {"monolith": [], "split": []}
         for i in range(requests):
             for name, server in (("monolith", monolith), ("split", transformer)):
@@ -202,7 +202,7 @@ def bench_split(requests: int = 10) -> dict[str, Any]:
 def bench_batching(concurrencies: tuple[int, ...] = (1, 4, 16, 32), requests: int = 64,
                    rounds: int = 2) -> dict[str, Any]:
     from golemline.bench.batching import _round
-    from golemline.serving.launch import Server
+    from golemline.bench.loopback import Server
 
     servers = {"off": Server("--max-batch-size", "1", "--threads", "1"),
                "on": Server("--max-batch-size", "16", "--max-latency-ms", "10", "--threads", "1")}

@@ -74,25 +74,28 @@ def render(prometheus: str, out: Path, minutes: float = 15, title: str = "Goleml
 
 def demo(out: Path, seconds: float = 90, price: float = 2.5) -> Path:
     """A real run on this machine: `golem serve` + Prometheus with golemline's rules + clean and noisy traffic."""
-    from golemline.serving.launch import Server, audio_b64, free_port, v1
+    import yaml
+
+    from golemline.bench.loopback import Server, audio_b64, free_port, v1
+    from golemline.resources import sample
 
     binary = shutil.which("prometheus")
     if binary is None:
         raise SystemExit("the demo needs the prometheus binary (Debian package `prometheus`)")
-    root = Path(__file__).resolve().parents[2]
     server = Server(env={"GOLEM_GPU_HOURLY_PRICE": str(price)}).wait_ready()
     port = free_port()
     with tempfile.TemporaryDirectory() as workdir:
-        config = Path(workdir) / "prometheus.yml"
+        config, rule_file = Path(workdir) / "prometheus.yml", Path(workdir) / "golemline.rules.yaml"
+        rule_file.write_text(yaml.safe_dump(rules.rule_groups(), sort_keys=False))
         config.write_text("global: {scrape_interval: 2s, evaluation_interval: 2s}\n"
-                          f"rule_files: ['{root / 'dashboards' / 'rules' / 'golemline.rules.yaml'}']\n"
+                          f"rule_files: ['{rule_file}']\n"
                           "scrape_configs:\n  - job_name: golemline\n"
                           f"    static_configs: [{{targets: ['127.0.0.1:{server.port}']}}]\n")
         prometheus = subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={workdir}/data",
                                        f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
                                       stderr=subprocess.STDOUT)
         try:
-            clips = [audio_b64(root / "samples" / f"{s}.wav") for s in ("weather", "timer", "music", "noise")]
+            clips = [audio_b64(sample(s)) for s in ("weather", "timer", "music", "noise")]
             deadline = time.monotonic() + seconds
             with ThreadPoolExecutor(4) as pool:
                 while time.monotonic() < deadline:  # bounded in time, loopback only

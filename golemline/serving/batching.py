@@ -13,14 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from golemline.errors import GolemlineError
+from golemline.errors import Overloaded
 from golemline.serving import metrics
-
-
-class Overloaded(GolemlineError):
-    """The golem's queue is full: 429, retry later."""
-
-    http_status = 429
 
 
 class MicroBatcher:

@@ -12,33 +12,41 @@ from typing import Any
 import kserve
 
 from golemline.pipeline import Chain
-from golemline.predictors.scribe import audio_instance
 from golemline.serving import metrics
-from golemline.serving.protocol import Prepared, instances_from, respond
+from golemline.serving.protocol import SIGNATURES, Prepared, audio_instance, instances_from, respond
 from golemline.settings import Settings
 
 
 class PipelineModel(kserve.Model):
     """V1 instance / V2 input: {"audio": base64 of WAV/FLAC/MP3/OGG}; result: the `golem run --json` object."""
 
-    v2_fields = {"audio": True}
+    signature = SIGNATURES["pipeline"]
 
     def __init__(self, settings: Settings, chain: Chain, local_ready: Callable[[], bool],
-                 remotes_ready: Callable[[], Awaitable[bool]], name: str = "pipeline") -> None:
+                 remotes_down: Callable[[], Awaitable[list[str]]], name: str = "pipeline") -> None:
         super().__init__(name)
         self.settings = settings
         self.chain = chain
         self._local_ready = local_ready
-        self.remotes_ready = remotes_ready
+        self.remotes_down = remotes_down  # "golem scribe at http://…" for each remote golem not ready now
         self.ready = True  # the transformer holds no weights of its own
 
     async def healthy(self) -> bool:
-        """Ready to take requests once its local golems are; a remote golem that is down is reported per
-        request (503 naming it), and in the server's readiness (`/v2/health/ready`)."""
+        """Ready when its local golems are and every remote golem answers ready: `/v2/models/pipeline/ready` and
+        `/v2/health/ready` agree (a request meanwhile gets 503 naming the golem that is down)."""
+        return self.local_ready() and not await self.remotes_down()
+
+    def local_ready(self) -> bool:
         return self._local_ready()
 
+    def get_input_types(self) -> list[dict[str, Any]]:
+        return self.signature.metadata()[0]
+
+    def get_output_types(self) -> list[dict[str, Any]]:
+        return self.signature.metadata()[1]
+
     async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
-        instances, v2 = instances_from(payload, self.name, self.v2_fields)
+        instances, v2 = instances_from(payload, self.name, self.signature.inputs)
         prefix = (v2.id if v2 is not None and v2.id else "request")
         decoded = [(f"{prefix}[{i}]", audio_instance(instance, self.settings, self.name))
                    for i, instance in enumerate(instances)]

@@ -8,6 +8,8 @@ with the binary-data extension; ``labels``: a JSON list per instance) → one BY
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import uuid
 from collections.abc import Mapping
@@ -16,9 +18,63 @@ from typing import Any
 
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
+from golemline.audio import Audio, decode
 from golemline.errors import InvalidInput
+from golemline.settings import Settings
 
 JSON_FIELDS = {"labels"}  # V2 fields whose BYTES elements hold JSON
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A model's V2 tensors: every input and the output are BYTES of shape [-1] (one element per instance)."""
+
+    inputs: Mapping[str, bool]  # name -> required
+    outputs: tuple[str, ...] = ("result",)
+
+    def metadata(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(inputs, outputs) as the Open Inference Protocol's model metadata lists them."""
+        tensors = [{"name": name, "datatype": "BYTES", "shape": [-1]} for name in self.inputs]
+        return tensors, [{"name": name, "datatype": "BYTES", "shape": [-1]} for name in self.outputs]
+
+
+SIGNATURES: dict[str, Signature] = {
+    "pipeline": Signature({"audio": True}),
+    "scribe": Signature({"audio": True}),
+    "interpreter": Signature({"text": True, "labels": False}),
+    "oracle": Signature({"text": True, "intent": True}),
+}
+"""The README's table of models, as data: what each model accepts over V1 (instance fields) and V2 (inputs)."""
+
+
+def fields_only(instance: Any, model: str, signature: Signature) -> dict[str, Any]:
+    """An instance must be an object with no fields beyond the signature's (the domain constructors then say what
+    is missing or malformed)."""
+    accepted = ", ".join(signature.inputs)
+    if not isinstance(instance, dict):
+        raise InvalidInput(f"{model}: each instance must be an object with fields: {accepted}")
+    extra = set(instance) - set(signature.inputs)
+    if extra:
+        raise InvalidInput(f"{model}: unexpected fields {sorted(extra)}; accepted: {accepted}")
+    return instance
+
+
+def audio_instance(instance: Any, settings: Settings, model: str) -> Audio:
+    """Validate {"audio": <base64 str, or raw bytes via V2's binary extension>} and decode it."""
+    if not isinstance(instance, dict) or "audio" not in instance:
+        raise InvalidInput(f"{model}: each instance must be an object with an 'audio' field (base64 of the file)")
+    fields_only(instance, model, SIGNATURES["scribe"])
+    encoded = instance["audio"]
+    if isinstance(encoded, bytes):
+        data = encoded
+    elif isinstance(encoded, str):
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidInput(f"{model}: 'audio' is not valid base64 ({exc})") from exc
+    else:
+        raise InvalidInput(f"{model}: 'audio' must be a base64 string, not {type(encoded).__name__}")
+    return decode(data, max_seconds=settings.max_audio_seconds, max_bytes=settings.max_audio_bytes, name="audio")
 
 
 @dataclass

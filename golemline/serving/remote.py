@@ -15,11 +15,9 @@ import httpx
 import soundfile
 
 from golemline.audio import TARGET_RATE, Audio
+from golemline.domain import IntentRequest, IntentResult, Reply, ReplyRequest, Transcript
 from golemline.errors import InvalidInput, StageTimeout, StageUnavailable
 from golemline.labels import DEFAULT_LABELS
-from golemline.predictors.interpreter import IntentRequest, IntentResult
-from golemline.predictors.oracle import Reply, ReplyRequest
-from golemline.predictors.scribe import Transcript
 
 
 def _bytes_input(name: str, values: list[str]) -> dict[str, Any]:
@@ -60,6 +58,7 @@ class RemoteGolem:
     def __init__(self, name: str, base_url: str, timeout_s: float, client: httpx.AsyncClient | None = None,
                  token: str | None = None) -> None:
         self.name = name
+        self.base_url = base_url
         self.url = f"{base_url}/v2/models/{name}/infer"
         self.timeout_s = timeout_s
         self._client = client

@@ -30,11 +30,12 @@ from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 from kserve.protocol.rest.server import RESTServer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from golemline.errors import GolemlineError
-from golemline.lifecycle import LifecycleManager
+from golemline.errors import GolemlineError, StageUnavailable
+from golemline.lifecycle import LifecycleManager, ManagedGolem
 from golemline.pipeline import STAGES, Chain, StageCaller, build_golems
 from golemline.predictors.base import Golem
 from golemline.serving import metrics
+from golemline.serving.adapter import GolemModel
 from golemline.serving.batching import MicroBatcher
 from golemline.serving.pipeline_model import PipelineModel
 from golemline.serving.remote import RemoteGolem
@@ -48,11 +49,28 @@ class GolemDataPlane(DataPlane):
     """KServe's data plane with honest readiness: the server is ready when every model is."""
 
     async def ready(self) -> bool:
-        """Every model healthy and, for a transformer, every remote golem ready (KServe's predictor check)."""
+        """Every model healthy; the transformer's health includes its remote golems (KServe's predictor check)."""
         models = self._model_registry.get_models().values()
-        if not models or not all([await m.healthy() for m in models]):
-            return False
-        return all([await m.remotes_ready() for m in models if isinstance(m, PipelineModel)])
+        return bool(models) and all([await m.healthy() for m in models])
+
+    async def model_metadata(self, model_name: str) -> dict[str, Any]:
+        """KServe's metadata plus the platform, so Open Inference Protocol clients can discover the tensors."""
+        metadata: dict[str, Any] = await super().model_metadata(model_name)
+        metadata["platform"] = "golemline"
+        metadata["versions"] = []
+        return metadata
+
+    async def model_ready(self, model_name: str, disable_predictor_health_check: bool = False) -> bool:
+        """KServe's check, except that a transformer whose own part is up but a remote golem is down says which
+        golem (503 naming it) instead of a bare "not ready"."""
+        ready: bool = await super().model_ready(model_name, disable_predictor_health_check)
+        model = self.get_model_from_registry(model_name)
+        if not ready and isinstance(model, PipelineModel) and model.local_ready():
+            down = await model.remotes_down()
+            if down:
+                raise StageUnavailable(f"{', '.join(down)} is unavailable (not ready); retry when "
+                                       f"/v2/models/{model_name}/ready is true")
+        return ready
 
     async def get_model(self, name: str) -> Any:
         model = self.get_model_from_registry(name)
@@ -169,8 +187,14 @@ class BearerAuth:
         await response(scope, receive, send)
 
 
-def _record_lifecycle(event: str, golem: Golem[Any, Any], seconds: float) -> None:
-    device = golem.settings.resolved_device
+def _lifecycle_recorder(device: str) -> Any:
+    def record(event: str, golem: ManagedGolem, seconds: float) -> None:
+        _record_lifecycle(event, golem, seconds, device)
+
+    return record
+
+
+def _record_lifecycle(event: str, golem: ManagedGolem, seconds: float, device: str) -> None:
     if event == "load":
         metrics.LOAD_SECONDS.labels(golem.name).observe(seconds)
         metrics.MODEL_LOADED.labels(golem.name).set(1)
@@ -184,43 +208,53 @@ def _record_lifecycle(event: str, golem: Golem[Any, Any], seconds: float) -> Non
 
 @dataclass
 class Deployment:
-    """What one server process hosts: local golems (with their batchers), and optionally the transformer."""
+    """What one server process hosts: local golems (with their batchers and KServe adapters), and optionally the
+    transformer."""
 
     settings: Settings
     golems: dict[str, Golem[Any, Any]]
     manager: LifecycleManager
     batchers: dict[str, MicroBatcher] = field(default_factory=dict)
+    adapters: dict[str, GolemModel] = field(default_factory=dict)
     pipeline: PipelineModel | None = None
     remotes: dict[str, RemoteGolem] = field(default_factory=dict)
+    started: bool = False
+    """True once the policy's golems are loaded: every local golem can then serve (lru/sequential load on demand)."""
 
     @property
     def models(self) -> list[kserve.Model]:
-        return [*self.golems.values(), *([self.pipeline] if self.pipeline else [])]
+        return [*self.adapters.values(), *([self.pipeline] if self.pipeline else [])]
 
     def load(self) -> None:
         """Summon what the policy keeps resident; then every local golem can serve."""
         try:
             self.manager.start()
+        except GolemlineError as exc:
+            log.error("loading the golems failed; the server stays not ready: %s", exc)
+            self._count_failures()
+            return
         except Exception:
             log.exception("loading the golems failed; the server stays not ready")
-            for golem in self.golems.values():
-                if not golem.loaded:
-                    metrics.LOAD_FAILURES.labels(golem.name).inc()
+            self._count_failures()
             return
+        self.started = True
         for golem in self.golems.values():
-            golem.serving_ready = True
             metrics.MODEL_LOADED.labels(golem.name).set(1 if golem.loaded else 0)
         log.info("golems ready: %s", ", ".join(self.golems) or "none (transformer only)")
+
+    def _count_failures(self) -> None:
+        for golem in self.golems.values():
+            if not golem.loaded:
+                metrics.LOAD_FAILURES.labels(golem.name).inc()
 
 
 def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool) -> Deployment:
     """Local golems `golem_names` (each behind a micro-batcher) and, if asked, the transformer over all stages;
     a stage the transformer needs that is not local is called at its configured URL."""
     server = settings.server
-    all_golems = build_golems(settings)
-    local = {name: all_golems[name] for name in golem_names}
+    local = build_golems(settings, golem_names, device_threads=True)
     manager = LifecycleManager(local, settings.policy, settings.budget_bytes, settings.resolved_device,
-                               on_event=_record_lifecycle)
+                               on_event=_lifecycle_recorder(settings.resolved_device), prefetch=settings.prefetch)
     deployment = Deployment(settings, local, manager)
     for name, golem in local.items():
         def run_batch(batch: list[Any], name: str = name) -> list[Any]:
@@ -228,8 +262,8 @@ def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipe
 
         batcher = MicroBatcher(name, run_batch, server.max_batch_size, server.max_latency_ms, server.max_queue,
                                settings.resolved_device)
-        golem.executor = batcher.submit_many
         deployment.batchers[name] = batcher
+        deployment.adapters[name] = GolemModel(golem, batcher.submit_many, ready_when=lambda: deployment.started)
     if with_pipeline:
         callers: dict[str, StageCaller] = {}
         for name in STAGES:
@@ -243,13 +277,13 @@ def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipe
             callers[name] = deployment.remotes[name]
 
         def local_ready() -> bool:
-            return all(g.serving_ready for g in local.values())
+            return deployment.started
 
-        async def remotes_ready() -> bool:
-            return all([await r.ready() for r in deployment.remotes.values()])
+        async def remotes_down() -> list[str]:
+            return [f"golem {r.name} at {r.base_url}" for r in deployment.remotes.values() if not await r.ready()]
 
         chain = Chain(settings, callers, manager.report)
-        deployment.pipeline = PipelineModel(settings, chain, local_ready, remotes_ready)
+        deployment.pipeline = PipelineModel(settings, chain, local_ready, remotes_down)
     return deployment
 
 
@@ -261,7 +295,7 @@ def _devices(settings: Settings) -> int:
     return max(1, torch.cuda.device_count())
 
 
-def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool) -> None:
+def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool) -> int:
     """Run until SIGTERM/SIGINT: register every model now, load the golems in the background."""
     deployment = build_deployment(settings, golem_names, with_pipeline)
     metrics.initialise(list(golem_names), [m.name for m in deployment.models], settings.resolved_device,
@@ -282,3 +316,4 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
     log.info("serving %s on %s:%d", [m.name for m in deployment.models], settings.server.host,
              settings.server.http_port)
     asyncio.run(rest.start())
+    return 0

@@ -13,6 +13,12 @@ class InferenceService(pykube.objects.NamespacedAPIObject):
     kind = "InferenceService"
 
 
+class GolemPipeline(pykube.objects.NamespacedAPIObject):
+    version = "golemline.io/v1alpha1"
+    endpoint = "golempipelines"
+    kind = "GolemPipeline"
+
+
 def api() -> pykube.HTTPClient:
     return pykube.HTTPClient(pykube.KubeConfig.from_env())
 
@@ -49,3 +55,15 @@ def delete(client: pykube.HTTPClient, namespace: str, name: str) -> None:
     found = InferenceService.objects(client, namespace=namespace).get_or_none(name=name)
     if found is not None:
         found.delete()
+
+
+def get_pipeline(client: pykube.HTTPClient, namespace: str, name: str) -> dict[str, Any] | None:
+    found = GolemPipeline.objects(client, namespace=namespace).get_or_none(name=name)
+    return dict(found.obj) if found is not None else None
+
+
+def patch_pipeline_status(client: pykube.HTTPClient, namespace: str, name: str, status: dict[str, Any]) -> None:
+    """Merge-patch the pipeline's status subresource."""
+    found = GolemPipeline.objects(client, namespace=namespace).get_or_none(name=name)
+    if found is not None:
+        found.patch({"status": status}, subresource="status")

@@ -1,4 +1,5 @@
-"""Start `golem serve` processes on loopback and talk to them: used by the tests and the benchmarks."""
+"""Start `golem serve` processes on loopback and call them: what `golem bench` measures (split vs monolith,
+batching on vs off, the load generator); the tests reuse it to run real servers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,6 @@ from typing import Any
 import httpx
 
 from golemline.settings import GOLEMS
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -31,11 +31,11 @@ class Server:
     def __init__(self, *args: str, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"golem-serve-{self.port}.log"
+        self.log = Path(tempfile.gettempdir()) / f"golem-serve-{self.port}.log"
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
         command = [sys.executable, "-m", "golemline.cli", "serve", "--host", "127.0.0.1",
                    "--http-port", str(self.port), *args]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("w"),
+        self.process = subprocess.Popen(command, env=env, stdout=self.log.open("w"),
                                         stderr=subprocess.STDOUT)
         self.seen_not_ready = False
 
@@ -92,21 +92,6 @@ def v1(url: str, model: str, instances: list[Any], timeout: float = 60,
        headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.post(f"{url}/v1/models/{model}:predict", json={"instances": instances}, timeout=timeout,
                       headers=headers)
-
-
-def v2(url: str, model: str, inputs: dict[str, list[str]], timeout: float = 60) -> httpx.Response:
-    body = {"id": "test", "inputs": [{"name": k, "datatype": "BYTES", "shape": [len(v)], "data": v}
-                                     for k, v in inputs.items()]}
-    return httpx.post(f"{url}/v2/models/{model}/infer", json=body, timeout=timeout)
-
-
-def v2_results(response: httpx.Response) -> list[Any]:
-    import json
-
-    [output] = response.json()["outputs"]
-    assert output["name"] == "result" and output["datatype"] == "BYTES"
-    return [json.loads(item) for item in output["data"]]
-
 
 
 class SplitDeployment:

@@ -1,22 +1,25 @@
 """kopf handlers for GolemPipeline: small, idempotent, one job each.
 
-Run with `golem operator` (or `kopf run -m golemline.operator.handlers --all-namespaces --standalone`).
+Run with `golemline-operator` (or `kopf run -m golemline_operator.handlers --all-namespaces --standalone`).
+
+No finalizers: the children carry owner references (controller, blockOwnerDeletion), so Kubernetes' garbage
+collector removes them with their pipeline — even while the operator is down. A deletion handler or a timer would
+make kopf add a finalizer, and a GolemPipeline could then not be deleted without the operator running. Status
+follows the children by watching them (an event per change) instead of polling on a timer.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import kopf
-from golemline.operator import client
-from golemline.operator.builders import build_inference_services, names
-from golemline.operator.status import aggregate
 
-from golemline.settings import GOLEMS
+from golemline_operator import GOLEMS, client
+from golemline_operator.builders import build_inference_services, names
+from golemline_operator.status import aggregate
 
 GROUP, VERSION, PLURAL = "golemline.io", "v1alpha1", "golempipelines"
-STATUS_INTERVAL_S = float(os.environ.get("GOLEM_OPERATOR_STATUS_INTERVAL", "15"))
+PIPELINE_LABEL = "golemline.io/pipeline"
 
 
 def _entry_and_children(body: dict[str, Any]) -> tuple[str, list[str]]:
@@ -54,16 +57,13 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any)
     patch.status.update(_status(api, dict(body)))
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=STATUS_INTERVAL_S, initial_delay=STATUS_INTERVAL_S)
-def refresh_status(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    """Follow the InferenceServices' readiness into the pipeline's conditions."""
-    patch.status.update(_status(client.api(), dict(body)))
-
-
-@kopf.on.delete(GROUP, VERSION, PLURAL)
-def cleanup(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
-    """Owner references let Kubernetes collect the children; delete them now so cleanup does not wait on GC."""
-    api = client.api()
-    for existing in client.owned(api, body.metadata.namespace or "", body.metadata.name or ""):
-        client.delete(api, existing["metadata"]["namespace"], existing["metadata"]["name"])
-        logger.info(f"InferenceService {existing['metadata']['name']}: deleted with its pipeline")
+@kopf.on.event("serving.kserve.io", "v1beta1", "inferenceservices", labels={PIPELINE_LABEL: kopf.PRESENT})
+def child_changed(body: kopf.Body, **_: Any) -> None:
+    """A child InferenceService changed: recompute its pipeline's status (written only when it differs)."""
+    namespace = body.metadata.namespace or ""
+    pipeline = client.get_pipeline(client.api(), namespace, body.metadata.labels[PIPELINE_LABEL])
+    if pipeline is None or pipeline["metadata"].get("deletionTimestamp"):
+        return
+    status = _status(client.api(), pipeline)
+    if status != pipeline.get("status"):
+        client.patch_pipeline_status(client.api(), namespace, pipeline["metadata"]["name"], status)

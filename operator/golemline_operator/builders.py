@@ -2,24 +2,34 @@
 
 No cluster access here, so every manifest is unit-tested and schema-validated without one. Configuration flows
 one way: Helm values → GolemPipeline spec → `GOLEM_*` environment → golemline's typed Settings in the pod.
+
+The environment follows one naming rule instead of hand-kept tables: a `gating` property `minRmsDbfs` becomes
+`GOLEM_GATE_MIN_RMS_DBFS`, a `batching` property `maxBatchSize` becomes `GOLEM_MAX_BATCH_SIZE` — the names golemline's
+settings derive from their own fields, so every CRD property reaches the pod (tests/test_config_surfaces.py checks
+that the CRD, this rule and the settings agree).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
-from golemline.settings import GOLEMS
+from golemline_operator import GOLEMS
 
 API_VERSION = "serving.kserve.io/v1beta1"
 PORT = 8080
 MODEL_MOUNT = "/mnt/models"
 
-GATING_ENV = {"minRmsDbfs": "GOLEM_GATE_MIN_RMS_DBFS", "maxNoSpeechProb": "GOLEM_GATE_MAX_NO_SPEECH_PROB",
-              "minAvgLogprob": "GOLEM_GATE_MIN_AVG_LOGPROB", "maxCompressionRatio": "GOLEM_GATE_MAX_COMPRESSION_RATIO",
-              "minIntentScore": "GOLEM_GATE_MIN_INTENT_SCORE", "minIntentMargin": "GOLEM_GATE_MIN_INTENT_MARGIN"}
-BATCHING_ENV = {"maxBatchSize": "GOLEM_MAX_BATCH_SIZE", "maxLatencyMs": "GOLEM_MAX_LATENCY_MS",
-                "maxQueue": "GOLEM_MAX_QUEUE"}
+ENV_PREFIXES = {"gating": "GOLEM_GATE_", "batching": "GOLEM_"}
+"""Spec sections copied to the environment property by property (the prefix, then the property in SNAKE_CASE)."""
+ACCELERATORS = ("nvidia.com/", "amd.com/", "gpu.intel.com/")
+"""Extended-resource prefixes that mean "this pod has an accelerator": the one GPU decision (device and dtype)."""
+
+
+def env_name(section: str, prop: str) -> str:
+    """`gating`, `minRmsDbfs` → `GOLEM_GATE_MIN_RMS_DBFS`."""
+    return ENV_PREFIXES[section] + re.sub(r"(?<!^)(?=[A-Z])", "_", prop).upper()
 
 CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
                       "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
@@ -51,8 +61,8 @@ def _env(pairs: dict[str, Any]) -> list[dict[str, str]]:
 def _common_env(spec: dict[str, Any]) -> dict[str, Any]:
     env: dict[str, Any] = {"GOLEM_PROFILE": spec.get("profile", "offline"), "HF_HOME": "/var/cache/golemline/hf",
                            "GOLEM_GPU_HOURLY_PRICE": spec.get("gpuHourlyPrice", 0)}
-    env.update({GATING_ENV[k]: v for k, v in (spec.get("gating") or {}).items() if k in GATING_ENV})
-    env.update({BATCHING_ENV[k]: v for k, v in (spec.get("batching") or {}).items() if k in BATCHING_ENV})
+    for section in ENV_PREFIXES:
+        env.update({env_name(section, k): v for k, v in (spec.get(section) or {}).items()})
     return env
 
 
@@ -83,17 +93,24 @@ def _resources(workload: dict[str, Any], gpu_default: int) -> dict[str, Any]:
     return resources
 
 
-def _dtype(spec: dict[str, Any], golem: str | None, gpu: bool) -> str:
+def has_accelerator(resources: dict[str, Any]) -> bool:
+    """Whether the pod's limits hold a GPU of any vendor (or a MIG slice): decides device and default dtype."""
+    return any(name.startswith(ACCELERATORS) and int(count) > 0 for name, count in resources["limits"].items())
+
+
+def _dtype(spec: dict[str, Any], golem: str | None, accelerated: bool) -> str:
     config = ((spec.get("golems") or {}).get(golem) or {}) if golem else {}
-    return str(config.get("dtype") or ("fp16" if gpu else "fp32"))
+    return str(config.get("dtype") or ("fp16" if accelerated else "fp32"))
 
 
 def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], env: dict[str, Any],
-               gpu_default: int, auth: bool) -> dict[str, Any]:
+               gpu_default: int, auth: bool, dtype_of: str | None = None) -> dict[str, Any]:
     image = spec.get("image") or {}
     resources = _resources(workload, gpu_default)
-    has_gpu = any(k.startswith("nvidia.com/") for k in resources["limits"])
-    env = {**env, "GOLEM_DEVICE": "cuda" if has_gpu else "cpu"}
+    accelerated = has_accelerator(resources)
+    # torch addresses NVIDIA and AMD (ROCm) GPUs alike as "cuda"; the dtype follows the same decision.
+    env = {**env, "GOLEM_DEVICE": "cuda" if accelerated else "cpu",
+           "GOLEM_DTYPE": _dtype(spec, dtype_of, accelerated)}
     env_list: list[dict[str, Any]] = list(_env(env))
     if auth:
         env_list.append({"name": "GOLEM_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {
@@ -161,16 +178,13 @@ def build_inference_services(body: dict[str, Any]) -> list[dict[str, Any]]:
         env = {**common, "GOLEM_POLICY": lifecycle.get("policy", "resident"), "GOLEM_BUDGET": lifecycle.get("budget")}
         for golem in GOLEMS:
             env.update(_golem_env(spec, golem))
-        gpu = (workload.get("gpu") or {}).get("count", 1) > 0
-        env["GOLEM_DTYPE"] = _dtype(spec, None, gpu)
         predictor = _predictor(spec, workload, [], env, 1, auth)
         return [_isvc(body, isvc_names["monolith"], "monolith", predictor)]
     services = []
     for golem in GOLEMS:
         workload = (spec.get("golems") or {}).get(golem) or {}
-        gpu = (workload.get("gpu") or {}).get("count", 1) > 0
-        env = {**common, **_golem_env(spec, golem), "GOLEM_DTYPE": _dtype(spec, golem, gpu)}
-        predictor = _predictor(spec, workload, ["--golem", golem], env, 1, auth)
+        env = {**common, **_golem_env(spec, golem)}
+        predictor = _predictor(spec, workload, ["--golem", golem], env, 1, auth, dtype_of=golem)
         services.append(_isvc(body, isvc_names[golem], golem, predictor))
     transformer = spec.get("transformer") or {}
     urls = {f"GOLEM_{g.upper()}_URL": predictor_url(isvc_names[g], namespace) for g in GOLEMS}

@@ -10,51 +10,36 @@ Backends:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from golemline.audio import TARGET_RATE, Audio
+from golemline.domain import Transcript, compression_ratio, rounded
+from golemline.errors import ConfigError, InvalidInput
+from golemline.memory import cuda_allocated, rss_bytes
 from golemline.predictors.base import (
     DTYPE_BYTES,
     Backend,
     Golem,
-    compression_ratio,
     quantize_int8_cpu,
     torch_dtype,
     torch_module_bytes,
 )
-
-from golemline.audio import TARGET_RATE, Audio, decode
-from golemline.errors import ConfigError, InvalidInput
-from golemline.memory import cuda_allocated, rss_bytes
 from golemline.settings import Settings
 
 
-@dataclass(frozen=True)
-class Transcript:
-    """What Scribe heard and how sure it is. Signals are None when the model produced no tokens."""
+@dataclass
+class _Ct2Inputs:
+    """Scribe features for one batch: utterances within one window (batched) and longer ones (windowed)."""
 
-    text: str
-    language: str
-    duration_s: float
-    avg_logprob: float | None
-    no_speech_prob: float | None
-    compression_ratio: float
-    rms_dbfs: float
-
-    @property
-    def signals(self) -> dict[str, Any]:
-        return {"avg_logprob": self.avg_logprob, "no_speech_prob": self.no_speech_prob,
-                "compression_ratio": round(self.compression_ratio, 3), "rms_dbfs": round(self.rms_dbfs, 1),
-                "duration_s": round(self.duration_s, 3), "words": len(self.text.split())}
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None or math.isnan(value) else round(value, 4)
+    short: list[int]
+    features: np.ndarray | None
+    long: list[int]
+    long_audio: dict[int, Audio]
 
 
 class CTranslate2Whisper(Backend[Audio, Transcript]):
@@ -63,6 +48,10 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
     COMPUTE_TYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "int8"}
 
     STORED_BYTES = 2  # CTranslate2 Whisper conversions store weights as float16
+    RUNTIME_OVERHEAD = 1.25
+    """CTranslate2 holds more than its weights once loaded (conversion and scratch buffers): tiny.en at fp32 grew the
+    process by 174 MiB for 144 MiB of weights here. The estimate includes it, so a budget is planned on what the
+    Scribe will really hold; the lifecycle ledger replaces it with the measured size after the first load."""
 
     def __init__(self, model_dir: Path, settings: Settings) -> None:
         super().__init__(model_dir, settings)
@@ -72,7 +61,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
     @classmethod
     def estimate_bytes(cls, model_dir: Path, settings: Settings) -> int:
         stored = (model_dir / "model.bin").stat().st_size
-        return stored * DTYPE_BYTES[settings.dtype] // cls.STORED_BYTES
+        return int(stored * DTYPE_BYTES[settings.dtype] / cls.STORED_BYTES * cls.RUNTIME_OVERHEAD)
 
     def load(self) -> None:
         from faster_whisper import WhisperModel
@@ -108,51 +97,67 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
                        if sum(tokens) else None)
         no_speech = max((s.no_speech_prob for s in segments), default=None)
         return Transcript(text=text, language=info.language, duration_s=audio.duration_s,
-                          avg_logprob=_round(avg_logprob), no_speech_prob=_round(no_speech),
+                          avg_logprob=rounded(avg_logprob), no_speech_prob=rounded(no_speech),
                           compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs)
 
     WINDOW_S = 30.0  # Whisper's input window: shorter audio is decoded in one batched pass
 
-    def run(self, batch: list[Audio]) -> list[Transcript]:
-        """Utterances that fit one 30 s window share one encoder pass and one decoder call; longer audio goes
-        through faster-whisper's windowed transcription one by one."""
-        short = [i for i, audio in enumerate(batch) if audio.duration_s <= self.WINDOW_S]
-        results: dict[int, Transcript] = dict(zip(short, self._batched([batch[i] for i in short]), strict=True))
-        for i, audio in enumerate(batch):
-            if i not in results:
-                results[i] = self._one(audio)
-        return [results[i] for i in range(len(batch))]
-
-    def _batched(self, batch: list[Audio]) -> list[Transcript]:
-        if not batch:
-            return []
+    def preprocess(self, batch: list[Audio]) -> _Ct2Inputs:
+        """Log-mel features for utterances within one window (padded to it); longer audio is windowed later."""
         from faster_whisper.audio import pad_or_trim
-        from faster_whisper.tokenizer import Tokenizer
+
+        short = [i for i, audio in enumerate(batch) if audio.duration_s <= self.WINDOW_S]
+        long = [i for i in range(len(batch)) if i not in set(short)]
+        extractor = self._model.feature_extractor
+        features = np.stack([pad_or_trim(extractor(batch[i].samples)) for i in short]) if short else None
+        return _Ct2Inputs(short, features, long, {i: batch[i] for i in long})
+
+    def _forward(self, inputs: _Ct2Inputs) -> tuple[_Ct2Inputs, list[Any], list[str], dict[int, Transcript]]:
+        """One encoder pass and one decoder call for the short utterances; faster-whisper's windowed
+        transcription (monolithic: features, model and text in one call) for the long ones."""
+        raw: list[Any] = []
+        languages: list[str] = []
+        if inputs.features is not None:
+            raw, languages = self._decode_batch(inputs.features)
+        return inputs, raw, languages, {i: self._one(inputs.long_audio[i]) for i in inputs.long}
+
+    def _decode_batch(self, features: np.ndarray) -> tuple[list[Any], list[str]]:
         from faster_whisper.transcribe import get_suppressed_tokens
 
         whisper = self._model
-        features = np.stack([pad_or_trim(whisper.feature_extractor(a.samples)) for a in batch])
         encoded = whisper.encode(features)
         multilingual = whisper.model.is_multilingual
         languages = ([r[0][0][2:-2] for r in whisper.model.detect_language(encoded)] if multilingual
-                     else ["en"] * len(batch))
-        tokenizers = {lang: Tokenizer(whisper.hf_tokenizer, multilingual, task="transcribe", language=lang)
-                      for lang in set(languages)}
+                     else ["en"] * len(features))
+        tokenizers = self._tokenizers(languages)
         prompts = [whisper.get_prompt(tokenizers[lang], [], without_timestamps=True) for lang in languages]
         suppress = get_suppressed_tokens(next(iter(tokenizers.values())), [-1])
         outputs = whisper.model.generate(encoded, prompts, beam_size=1, max_length=whisper.max_length,
                                          return_scores=True, return_no_speech_prob=True, suppress_blank=True,
                                          suppress_tokens=suppress)
-        transcripts = []
-        for audio, language, output in zip(batch, languages, outputs, strict=True):
+        return list(outputs), languages
+
+    def _tokenizers(self, languages: list[str]) -> dict[str, Any]:
+        from faster_whisper.tokenizer import Tokenizer
+
+        whisper = self._model
+        return {lang: Tokenizer(whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe",
+                                language=lang) for lang in set(languages)}
+
+    def postprocess(self, outputs: tuple[_Ct2Inputs, list[Any], list[str], dict[int, Transcript]],
+                    batch: list[Audio]) -> list[Transcript]:
+        inputs, raw, languages, results = outputs
+        tokenizers = self._tokenizers(languages) if languages else {}
+        for i, language, output in zip(inputs.short, languages, raw, strict=True):
             tokens = output.sequences_ids[0]
             text = tokenizers[language].decode(tokens).strip()
             # CTranslate2 returns the length-normalised score; faster-whisper's avg_logprob divides by len + 1.
             avg_logprob = output.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else None
-            transcripts.append(Transcript(text=text, language=language, duration_s=audio.duration_s,
-                                          avg_logprob=_round(avg_logprob), no_speech_prob=_round(output.no_speech_prob),
-                                          compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs))
-        return transcripts
+            audio = batch[i]
+            results[i] = Transcript(text=text, language=language, duration_s=audio.duration_s,
+                                    avg_logprob=rounded(avg_logprob), no_speech_prob=rounded(output.no_speech_prob),
+                                    compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs)
+        return [results[i] for i in range(len(batch))]
 
 
 class TransformersWhisper(Backend[Audio, Transcript]):
@@ -196,27 +201,32 @@ class TransformersWhisper(Backend[Audio, Transcript]):
             return [sot] + [t for t in (language, task) if t is not None] + [no_timestamps]
         return [sot, no_timestamps]
 
-    def run(self, batch: list[Audio]) -> list[Transcript]:
+    def preprocess(self, batch: list[Audio]) -> Any:
+        features = self._processor.feature_extractor(
+            [a.samples for a in batch], sampling_rate=TARGET_RATE, return_tensors="pt").input_features
+        return features
+
+    def _forward(self, features: Any) -> tuple[list[list[int]], list[float], list[float | None]]:
+        """Encoder once for the batch, then a greedy decoder loop with a KV cache; per-token log-probabilities
+        and the no-speech probability come from the same passes."""
         import torch
 
         model = self._model
-        features = self._processor.feature_extractor(
-            [a.samples for a in batch], sampling_rate=TARGET_RATE, return_tensors="pt").input_features
         features = features.to(self.device, dtype=next(model.parameters()).dtype)
-        eot = self._token("<|endoftext|>")
-        if eot is None:
-            raise InvalidInput(f"{self.model_dir}: tokenizer has no <|endoftext|> token")
+        eot = self._special("<|endoftext|>")
         no_speech_id = self._token("<|nospeech|>", "<|nocaptions|>")
         prompt = self._prompt()
+        rows = features.shape[0]
         with torch.inference_mode():
             encoded = model.model.encoder(features).last_hidden_state
-            ids = torch.tensor([prompt] * len(batch), device=self.device)
+            ids = torch.tensor([prompt] * rows, device=self.device)
             out = model(encoder_outputs=(encoded,), decoder_input_ids=ids, use_cache=True)
             first = out.logits[:, 0].float().softmax(-1)  # the prediction right after <|startoftranscript|>
-            no_speech = first[:, no_speech_id].tolist() if no_speech_id is not None else [None] * len(batch)
-            generated: list[list[int]] = [[] for _ in batch]
-            logprob_sums = [0.0] * len(batch)
-            done = torch.zeros(len(batch), dtype=torch.bool, device=self.device)
+            no_speech: list[float | None] = (first[:, no_speech_id].tolist() if no_speech_id is not None
+                                             else [None] * rows)
+            generated: list[list[int]] = [[] for _ in range(rows)]
+            logprob_sums = [0.0] * rows
+            done = torch.zeros(rows, dtype=torch.bool, device=self.device)
             logits, past = out.logits[:, -1].float(), out.past_key_values
             room = model.config.max_target_positions - len(prompt)  # the decoder's positional table ends here
             for _ in range(min(self.max_new_tokens, room)):
@@ -235,47 +245,34 @@ class TransformersWhisper(Backend[Audio, Transcript]):
                 out = model(encoder_outputs=(encoded,), decoder_input_ids=next_ids[:, None],
                             past_key_values=past, use_cache=True)
                 logits, past = out.logits[:, -1].float(), out.past_key_values
+        return generated, logprob_sums, no_speech
+
+    def _special(self, token: str) -> int:
+        found = self._token(token)
+        if found is None:
+            raise InvalidInput(f"{self.model_dir}: tokenizer has no {token} token")
+        return found
+
+    def postprocess(self, outputs: tuple[list[list[int]], list[float], list[float | None]],
+                    batch: list[Audio]) -> list[Transcript]:
+        generated, logprob_sums, no_speech = outputs
+        eot = self._special("<|endoftext|>")
         results = []
         for audio, tokens, total, ns in zip(batch, generated, logprob_sums, no_speech, strict=True):
             text = self._processor.tokenizer.decode([t for t in tokens if t != eot],
                                                     skip_special_tokens=True).strip()
             results.append(Transcript(text=text, language="en", duration_s=audio.duration_s,
-                                      avg_logprob=_round(total / len(tokens)) if tokens else None,
-                                      no_speech_prob=_round(ns), compression_ratio=compression_ratio(text),
+                                      avg_logprob=rounded(total / len(tokens)) if tokens else None,
+                                      no_speech_prob=rounded(ns), compression_ratio=compression_ratio(text),
                                       rms_dbfs=audio.rms_dbfs))
         return results
 
 
 class Scribe(Golem[Audio, Transcript]):
-    """Speech to text. V1 instance: {"audio": "<base64 of WAV/FLAC/MP3/OGG bytes>"}."""
+    """Speech to text."""
 
     stage = "scribe"
     backends = {"ctranslate2": CTranslate2Whisper, "transformers": TransformersWhisper}
-
-    v2_fields = {"audio": True}
-
-    def parse_instance(self, instance: Any) -> Audio:
-        return audio_instance(instance, self.settings, self.name)
-
-
-def audio_instance(instance: Any, settings: Settings, model: str) -> Audio:
-    """Validate {"audio": <base64 str, or raw bytes via V2's binary extension>} and decode it."""
-    if not isinstance(instance, dict) or "audio" not in instance:
-        raise InvalidInput(f"{model}: each instance must be an object with an 'audio' field (base64 of the file)")
-    extra = set(instance) - {"audio"}
-    if extra:
-        raise InvalidInput(f"{model}: unexpected fields {sorted(extra)}; only 'audio' is accepted")
-    encoded = instance["audio"]
-    if isinstance(encoded, bytes):
-        data = encoded
-    elif isinstance(encoded, str):
-        try:
-            data = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidInput(f"{model}: 'audio' is not valid base64 ({exc})") from exc
-    else:
-        raise InvalidInput(f"{model}: 'audio' must be a base64 string, not {type(encoded).__name__}")
-    return decode(data, max_seconds=settings.max_audio_seconds, max_bytes=settings.max_audio_bytes, name="audio")
 
 
 def silence(seconds: float) -> Audio:

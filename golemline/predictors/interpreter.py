@@ -11,47 +11,13 @@ Backends:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from golemline.predictors.base import Backend, Golem, quantize_int8_cpu, torch_dtype, torch_module_bytes
-
+from golemline.domain import IntentRequest, IntentResult
 from golemline.errors import InvalidInput
-from golemline.labels import MAX_LABELS, IntentLabel, labels_from_names
+from golemline.predictors.base import Backend, Golem, quantize_int8_cpu, torch_dtype, torch_module_bytes
 from golemline.settings import Settings
-
-MAX_TEXT_CHARS = 2000
-
-
-@dataclass(frozen=True)
-class IntentRequest:
-    text: str
-    labels: tuple[IntentLabel, ...]
-
-
-@dataclass(frozen=True)
-class IntentResult:
-    """Labels ranked best first, their scores, and the top-1/top-2 margin."""
-
-    labels: list[str]
-    scores: list[float]
-    margin: float
-
-    @property
-    def label(self) -> str:
-        return self.labels[0]
-
-    @property
-    def score(self) -> float:
-        return self.scores[0]
-
-
-def rank(labels: tuple[IntentLabel, ...], scores: list[float]) -> IntentResult:
-    order = sorted(range(len(labels)), key=lambda i: -scores[i])
-    ranked = [round(float(scores[i]), 4) for i in order]
-    margin = ranked[0] - ranked[1] if len(ranked) > 1 else ranked[0]
-    return IntentResult(labels=[labels[i].name for i in order], scores=ranked, margin=round(margin, 4))
 
 
 class InterpreterBackend(Backend[IntentRequest, IntentResult]):
@@ -88,27 +54,28 @@ class EmbeddingInterpreter(InterpreterBackend):
     def memory_bytes(self) -> int:
         return torch_module_bytes(self._model)
 
-    def _vectors(self, sentences: list[str]) -> Any:
-        """Embeddings of label prototypes, computed once per distinct sentence and cached."""
-        import torch
-
-        missing = [d for d in dict.fromkeys(sentences) if d not in self._label_cache]
+    def _forward(self, batch: list[IntentRequest]) -> Any:
+        """Embed the texts in one pass; label prototypes are embedded once per distinct sentence and cached."""
+        missing = [d for d in dict.fromkeys(p for r in batch for label in r.labels for p in label.prototypes)
+                   if d not in self._label_cache]
         if missing:
             vectors = self._model.encode(missing, convert_to_tensor=True, normalize_embeddings=True)
             self._label_cache.update(zip(missing, vectors, strict=True))
-        return torch.stack([self._label_cache[d] for d in sentences]).float()
+        return self._model.encode([r.text for r in batch], convert_to_tensor=True, normalize_embeddings=True,
+                                  batch_size=max(1, len(batch)))
 
-    def run(self, batch: list[IntentRequest]) -> list[IntentResult]:
-        texts = self._model.encode([r.text for r in batch], convert_to_tensor=True, normalize_embeddings=True,
-                                   batch_size=max(1, len(batch)))
+    def postprocess(self, texts: Any, batch: list[IntentRequest]) -> list[IntentResult]:
+        import torch
+
         results = []
         for request, vector in zip(batch, texts, strict=True):
-            similarity = self._vectors([p for label in request.labels for p in label.prototypes]) @ vector.float()
+            prototypes = torch.stack([self._label_cache[p] for label in request.labels for p in label.prototypes])
+            similarity = prototypes.float() @ vector.float()
             scores, start = [], 0
             for label in request.labels:  # a label scores its best-matching prototype
                 scores.append(float(similarity[start:start + len(label.prototypes)].max()))
                 start += len(label.prototypes)
-            results.append(rank(request.labels, scores))
+            results.append(IntentResult.rank(request.labels, scores))
         return results
 
 
@@ -150,27 +117,31 @@ class NLIInterpreter(InterpreterBackend):
     def memory_bytes(self) -> int:
         return torch_module_bytes(self._model)
 
-    def run(self, batch: list[IntentRequest]) -> list[IntentResult]:
-        import torch
-
+    def preprocess(self, batch: list[IntentRequest]) -> Any:
+        """One (premise, hypothesis) pair per candidate label of every request: one batch for the model."""
         premises = [r.text for r in batch for _ in r.labels]
         hypotheses = [self.hypothesis_template.format(label.description) for r in batch for label in r.labels]
-        encoded = self._tokenizer(premises, hypotheses, padding=True, truncation="only_first",
-                                  return_tensors="pt").to(self.device)
+        return self._tokenizer(premises, hypotheses, padding=True, truncation="only_first", return_tensors="pt")
+
+    def _forward(self, encoded: Any) -> Any:
+        import torch
+
         with torch.inference_mode():
-            logits = self._model(**encoded).logits.float()
+            logits = self._model(**encoded.to(self.device)).logits.float()
         self.forward_passes += 1
-        entail = logits[:, self.entailment_id]
+        return logits[:, self.entailment_id].cpu()
+
+    def postprocess(self, entail: Any, batch: list[IntentRequest]) -> list[IntentResult]:
         results, start = [], 0
         for request in batch:
             scores = entail[start:start + len(request.labels)].softmax(-1).tolist()
             start += len(request.labels)
-            results.append(rank(request.labels, scores))
+            results.append(IntentResult.rank(request.labels, scores))
         return results
 
 
 class Interpreter(Golem[IntentRequest, IntentResult]):
-    """Text to intent. V1 instance: {"text": str, "labels": [str] (optional; default set)}."""
+    """Text to intent over candidate labels (the default intents unless a request names its own)."""
 
     stage = "interpreter"
     backends = {"embedding": EmbeddingInterpreter, "nli": NLIInterpreter}
@@ -178,35 +149,6 @@ class Interpreter(Golem[IntentRequest, IntentResult]):
     @property
     def thresholds(self) -> tuple[float, float]:
         return intent_thresholds(self.settings)
-
-    v2_fields = {"text": True, "labels": False}
-
-    def parse_instance(self, instance: Any) -> IntentRequest:
-        if not isinstance(instance, dict):
-            raise InvalidInput("interpreter: each instance must be an object {\"text\": str, \"labels\": [str]}")
-        extra = set(instance) - {"text", "labels"}
-        if extra:
-            raise InvalidInput(f"interpreter: unexpected fields {sorted(extra)}; accepted: text, labels")
-        return self.make_request(instance.get("text"), instance.get("labels"))
-
-    @staticmethod
-    def make_request(text: Any, labels: Any = None) -> IntentRequest:
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidInput("interpreter: 'text' must be a non-empty string")
-        if len(text) > MAX_TEXT_CHARS:
-            raise InvalidInput(f"interpreter: 'text' has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
-        if labels is not None:
-            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-                raise InvalidInput("interpreter: 'labels' must be a list of strings")
-            if len(labels) < 2:
-                raise InvalidInput("interpreter: give at least 2 candidate labels (or omit 'labels')")
-            if len(labels) > MAX_LABELS:
-                raise InvalidInput(f"interpreter: {len(labels)} labels exceeds the limit of {MAX_LABELS}")
-            if any(not x.strip() or len(x) > 200 for x in labels):
-                raise InvalidInput("interpreter: every label must be 1..200 non-blank characters")
-            if len(set(labels)) != len(labels):
-                raise InvalidInput("interpreter: candidate labels must be unique")
-        return IntentRequest(text=text.strip(), labels=labels_from_names(labels))
 
 
 def intent_thresholds(settings: Settings) -> tuple[float, float]:

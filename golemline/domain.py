@@ -1,0 +1,148 @@
+"""The golems' requests and results: plain, typed, validated, and free of torch and kserve.
+
+Why a module of its own: every path — `golem run`, the monolith server, the split transformer and each served
+golem — builds the same requests through the same constructors, so a limit or a clean-up (length bounds, newline
+collapsing, unknown intents) cannot be skipped by one path and enforced by another. Importing this module (and
+`golemline.gating`, which reads these results) costs no model library.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from golemline.errors import InvalidInput
+from golemline.labels import DEFAULT_LABELS, MAX_LABELS, IntentLabel, labels_from_names
+
+MAX_TEXT_CHARS = 2000
+"""Longest text the Interpreter and the Oracle accept (a spoken command is a sentence or two)."""
+MAX_INTENT_CHARS = 200
+MAX_LABEL_CHARS = 200
+
+
+def compression_ratio(text: str) -> float:
+    """Bytes of text over bytes of its zlib compression: >2.4 means repetitive (a typical hallucination)."""
+    raw = text.encode("utf-8")
+    return len(raw) / len(zlib.compress(raw)) if raw else 0.0
+
+
+def rounded(value: float | None, digits: int = 4) -> float | None:
+    """JSON-safe rounding: NaN (no tokens to average) becomes None."""
+    return None if value is None or math.isnan(value) else round(value, digits)
+
+
+def _one_line(text: str) -> str:
+    """Collapse whitespace: the Oracle's prompt is line-structured, so a newline in user text could forge an
+    "Intent:"/"Reply:" line."""
+    return " ".join(text.split())
+
+
+# -- Scribe ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Transcript:
+    """What the Scribe heard and how sure it is. Signals are None when the model produced no tokens."""
+
+    text: str
+    language: str
+    duration_s: float
+    avg_logprob: float | None
+    no_speech_prob: float | None
+    compression_ratio: float
+    rms_dbfs: float
+
+    @property
+    def signals(self) -> dict[str, Any]:
+        return {"avg_logprob": self.avg_logprob, "no_speech_prob": self.no_speech_prob,
+                "compression_ratio": round(self.compression_ratio, 3), "rms_dbfs": round(self.rms_dbfs, 1),
+                "duration_s": round(self.duration_s, 3), "words": len(self.text.split())}
+
+
+# -- Interpreter -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IntentRequest:
+    """A text to classify and the candidate labels (the default intents unless the caller names its own)."""
+
+    text: str
+    labels: tuple[IntentLabel, ...] = DEFAULT_LABELS
+
+    @classmethod
+    def create(cls, text: Any, labels: Any = None) -> IntentRequest:
+        """Validate untrusted values (a served instance or a transcript) into a request, or raise InvalidInput."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput("interpreter: 'text' must be a non-empty string")
+        if len(text) > MAX_TEXT_CHARS:
+            raise InvalidInput(f"interpreter: 'text' has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+        if labels is not None:
+            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+                raise InvalidInput("interpreter: 'labels' must be a list of strings")
+            if len(labels) < 2:
+                raise InvalidInput("interpreter: give at least 2 candidate labels (or omit 'labels')")
+            if len(labels) > MAX_LABELS:
+                raise InvalidInput(f"interpreter: {len(labels)} labels exceeds the limit of {MAX_LABELS}")
+            if any(not x.strip() or len(x) > MAX_LABEL_CHARS for x in labels):
+                raise InvalidInput(f"interpreter: every label must be 1..{MAX_LABEL_CHARS} non-blank characters")
+            if len(set(labels)) != len(labels):
+                raise InvalidInput("interpreter: candidate labels must be unique")
+        return cls(text=_one_line(text), labels=labels_from_names(labels))
+
+
+@dataclass(frozen=True)
+class IntentResult:
+    """Labels ranked best first, their scores, and the top-1/top-2 margin."""
+
+    labels: list[str]
+    scores: list[float]
+    margin: float
+
+    @property
+    def label(self) -> str:
+        return self.labels[0]
+
+    @property
+    def score(self) -> float:
+        return self.scores[0]
+
+    @classmethod
+    def rank(cls, labels: Sequence[IntentLabel], scores: Sequence[float]) -> IntentResult:
+        order = sorted(range(len(labels)), key=lambda i: -scores[i])
+        ranked = [round(float(scores[i]), 4) for i in order]
+        margin = ranked[0] - ranked[1] if len(ranked) > 1 else ranked[0]
+        return cls(labels=[labels[i].name for i in order], scores=ranked, margin=round(margin, 4))
+
+
+# -- Oracle ------------------------------------------------------------------------------------------------------
+KNOWN_INTENTS = tuple(label.name for label in DEFAULT_LABELS)
+
+
+@dataclass(frozen=True)
+class ReplyRequest:
+    """The request text and its intent, both single-line and bounded (see `create`)."""
+
+    text: str
+    intent: str
+
+    @classmethod
+    def create(cls, text: Any, intent: Any, known_intents: Sequence[str] = KNOWN_INTENTS) -> ReplyRequest:
+        """Validate and normalise; an intent the Oracle was not built for is refused, naming the known ones."""
+        for name, value in (("text", text), ("intent", intent)):
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInput(f"oracle: '{name}' must be a non-empty string")
+        assert isinstance(text, str) and isinstance(intent, str)
+        if len(text) > MAX_TEXT_CHARS or len(intent) > MAX_INTENT_CHARS:
+            raise InvalidInput(f"oracle: 'text' is limited to {MAX_TEXT_CHARS} and 'intent' to "
+                               f"{MAX_INTENT_CHARS} characters")
+        intent = _one_line(intent)
+        if known_intents and intent not in known_intents:
+            raise InvalidInput(f"oracle: unknown intent {intent!r}; known intents: {', '.join(known_intents)}")
+        return cls(text=_one_line(text), intent=intent)
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    tokens: int
+    tokens_per_s: float
+    compression_ratio: float

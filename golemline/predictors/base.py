@@ -1,0 +1,229 @@
+"""What every golem shares: a named lifecycle (load, run, unload) around one pluggable backend.
+
+A golem is a plain class: it knows nothing of KServe, HTTP or metrics (`golemline.serving.adapter` wraps it for
+the server). A backend runs a batch in three steps, the way Hugging Face pipelines do:
+
+- ``preprocess`` — CPU work on Python objects (features, tokens);
+- ``_forward`` — tensors only, on the device; the only step that belongs on the golem's device thread;
+- ``postprocess`` — back to typed results (`golemline.domain`).
+
+`Golem.run(batch)` runs the three in order; the server hands `_forward` to a single device thread per golem, so
+preprocessing of one batch never waits behind another batch's kernels and the device sees one stream of work.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from abc import ABC, abstractmethod
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from golemline.errors import ConfigError, DeviceError
+from golemline.modelref import resolve, safetensors_elements, weight_bytes, weight_files
+from golemline.settings import GolemSpec, Settings
+
+RequestT = TypeVar("RequestT")
+ResultT = TypeVar("ResultT")
+
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+
+
+def torch_dtype(name: str) -> Any:
+    import torch
+
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}[name]
+
+
+def torch_module_bytes(module: Any) -> int:
+    """Bytes held by a torch module's parameters and buffers — and by the packed weights of dynamically quantized
+    Linear layers, which are neither (so an int8 model reports what it really holds, not its fp32 leftovers)."""
+    import torch
+
+    seen: set[int] = set()
+    total = 0
+    tensors = list(module.parameters()) + list(module.buffers())
+    for submodule in module.modules():
+        packed = getattr(submodule, "_packed_params", None)
+        if packed is not None and hasattr(packed, "_weight_bias"):
+            weight, bias = packed._weight_bias()
+            tensors += [t for t in (weight, bias) if isinstance(t, torch.Tensor)]
+    for tensor in tensors:
+        if tensor.data_ptr() in seen:  # tied weights (GPT-2 lm_head = wte) count once
+            continue
+        seen.add(tensor.data_ptr())
+        total += tensor.numel() * tensor.element_size()
+    return total
+
+
+def quantize_int8_cpu(module: Any) -> Any:
+    """Dynamic int8 quantization of Linear layers, the CPU path of "lighter models"."""
+    import torch
+
+    return torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def check_device(device: str, dtype: str) -> None:
+    """Fail before loading, in one sentence, when the device or the dtype cannot work here (exit 2 / not ready)."""
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise DeviceError("device cuda was asked for, but torch sees no usable GPU here "
+                              f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); "
+                              "use --device cpu or auto")
+    if device == "cpu" and dtype == "fp16":
+        raise ConfigError("dtype fp16 is for GPUs; on the CPU use fp32 or int8 (or bf16 where the CPU has it)")
+
+
+class Backend(ABC, Generic[RequestT, ResultT]):
+    """One way of running a golem's model. Subclasses load weights from a local directory."""
+
+    def __init__(self, model_dir: Path, settings: Settings) -> None:
+        self.model_dir = model_dir
+        self.settings = settings
+        self.device = settings.resolved_device
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load weights onto the device."""
+
+    @abstractmethod
+    def unload(self) -> None:
+        """Drop every reference to the weights (the golem then collects garbage and empties caches)."""
+
+    def preprocess(self, batch: list[RequestT]) -> Any:
+        """Requests → model inputs (CPU). The default passes the batch through."""
+        return batch
+
+    @abstractmethod
+    def _forward(self, inputs: Any) -> Any:
+        """Model inputs → raw outputs: the device work, and nothing else."""
+
+    @abstractmethod
+    def postprocess(self, outputs: Any, batch: list[RequestT]) -> list[ResultT]:
+        """Raw outputs → one typed result per request, in request order."""
+
+    @abstractmethod
+    def memory_bytes(self) -> int:
+        """Bytes the loaded weights occupy on the device."""
+
+    @classmethod
+    def estimate_bytes(cls, model_dir: Path, settings: Settings) -> int:
+        """Footprint before loading: tensor elements × the configured dtype's size (file bytes otherwise)."""
+        elements = safetensors_elements(model_dir)
+        if not elements:
+            return weight_bytes(model_dir)
+        # int8 on CPU quantizes Linear layers only; embeddings stay fp32, so count fp32 as the upper bound.
+        per_element = 4 if settings.dtype == "int8" else DTYPE_BYTES[settings.dtype]
+        return elements * per_element
+
+    def prefetch(self) -> None:
+        """Bring the weight files into host memory (page cache) so the next load is not disk-bound."""
+        for path in weight_files(self.model_dir):
+            with path.open("rb") as handle:
+                while handle.read(1 << 24):
+                    pass
+
+
+BackendFactory = type[Backend[Any, Any]]
+
+
+class Golem(Generic[RequestT, ResultT]):
+    """A golem: a named model with one backend, loadable and unloadable at will.
+
+    `forward_executor` (a one-thread executor, given by the server) is where `_forward` runs; None runs it on
+    the calling thread (`golem run`, tests).
+    """
+
+    stage: ClassVar[str]
+    backends: ClassVar[dict[str, BackendFactory]]
+
+    def __init__(self, settings: Settings, forward_executor: Executor | None = None) -> None:
+        self.name = self.stage
+        self.settings = settings
+        self.spec: GolemSpec = settings.golems[self.stage]
+        if self.spec.backend not in self.backends:
+            raise ConfigError(f"{self.stage}: unknown backend {self.spec.backend!r}; known: "
+                              f"{', '.join(self.backends)}")
+        self.forward_executor = forward_executor
+        self._backend: Backend[RequestT, ResultT] | None = None
+        self._model_dir: Path | None = None
+        self._estimate: int | None = None
+        self.last_load_seconds = 0.0
+        self.last_unload_seconds = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    @property
+    def model_dir(self) -> Path:
+        """Where the weights are; resolving it raises ModelNotFound with instructions when they are not."""
+        if self._model_dir is None:
+            self._model_dir = resolve(self.spec.model)
+        return self._model_dir
+
+    @property
+    def footprint_key(self) -> str:
+        """What a measured footprint depends on: the weights, the backend, the dtype and the device."""
+        return f"{self.spec.model}|{self.spec.backend}|{self.settings.dtype}|{self.settings.resolved_device}"
+
+    def estimated_bytes(self) -> int:
+        """Pre-load estimate from the weight files (cached: it is fixed for a golem's settings)."""
+        if self._estimate is None:
+            self._estimate = self.backends[self.spec.backend].estimate_bytes(self.model_dir, self.settings)
+        return self._estimate
+
+    def load(self) -> None:
+        if self._backend is not None:
+            return
+        check_device(self.settings.resolved_device, self.settings.dtype)
+        started = time.perf_counter()
+        backend = self.backends[self.spec.backend](self.model_dir, self.settings)
+        try:
+            backend.load()
+        except RuntimeError as exc:  # a device/driver fault at load time, said in one sentence
+            raise DeviceError(f"{self.stage}: loading {self.spec.model} on {backend.device} "
+                              f"({self.settings.dtype}) failed: {str(exc).splitlines()[0]}") from exc
+        self._backend = backend
+        self.last_load_seconds = time.perf_counter() - started
+
+    def unload(self) -> None:
+        """Banish: drop the weights, collect garbage and hand cached device memory back."""
+        started = time.perf_counter()
+        if self._backend is not None:
+            self._backend.unload()
+            self._backend = None
+        gc.collect()
+        if self.settings.resolved_device == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
+        self.last_unload_seconds = time.perf_counter() - started
+
+    def prefetch(self) -> None:
+        backend_cls = self.backends[self.spec.backend]
+        backend_cls(self.model_dir, self.settings).prefetch()
+
+    @property
+    def loaded(self) -> bool:
+        return self._backend is not None
+
+    def memory_bytes(self) -> int:
+        return self._backend.memory_bytes() if self._backend is not None else 0
+
+    # -- inference ---------------------------------------------------------------------------------------
+    def _loaded_backend(self) -> Backend[RequestT, ResultT]:
+        if self._backend is None:
+            raise RuntimeError(f"{self.name} is not loaded: call load() first (the lifecycle manager does)")
+        return self._backend
+
+    def run(self, batch: list[RequestT]) -> list[ResultT]:
+        """In-process inference on a batch of typed requests: preprocess, forward (on the device thread when
+        there is one), postprocess."""
+        backend = self._loaded_backend()
+        inputs = backend.preprocess(batch)
+        if self.forward_executor is None:
+            outputs = backend._forward(inputs)
+        else:
+            outputs = self.forward_executor.submit(backend._forward, inputs).result()
+        return backend.postprocess(outputs, batch)

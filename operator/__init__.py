@@ -1,1 +1,0 @@
-"""GolemPipeline operator (kopf): reconciles the pipeline CRD into KServe InferenceServices."""
