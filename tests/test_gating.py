@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from golemline.audio import TARGET_RATE, Audio
-from golemline.gating import REASONS, check_audio, check_intent, check_reply, check_transcript
 from golemline.domain import IntentResult, Reply, Transcript
+from golemline.gating import REASONS, check_audio, check_intent, check_reply, check_transcript
 from golemline.settings import GatingPolicy
 
 POLICY = GatingPolicy()

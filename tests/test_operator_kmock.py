@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Any
 
+import kmock
+import kopf
+import kopf.testing
 import pytest
 
-import kmock  # noqa: E402
-import kopf  # noqa: E402
-import kopf.testing  # noqa: E402
-
-import golemline_operator.handlers  # noqa: E402,F401  (registers the handlers)
+import golemline_operator.handlers  # noqa: F401  (registers the handlers)
 
 pytestmark = pytest.mark.asyncio
 

@@ -7,7 +7,6 @@ import pytest
 from golemline.domain import IntentRequest, ReplyRequest
 from golemline.errors import InvalidInput
 from golemline.pipeline import Pipeline
-from golemline.predictors.interpreter import Interpreter
 from golemline.predictors.oracle import Oracle
 from golemline.serving.adapter import parse_instance
 from golemline.settings import Settings

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from golemline.audio import decode
+from golemline.domain import Transcript
 from golemline.errors import InvalidInput
 from golemline.pipeline import Pipeline
-from golemline.domain import Transcript
 from golemline.predictors.scribe import Scribe
 from golemline.serving.protocol import audio_instance
 from golemline.settings import Settings
