@@ -1,4 +1,5 @@
-"""The real operator (kopf) against kmock, a Kubernetes API emulator: create, update, mode switch, status, delete."""
+"""The real operator (kopf) against kmock, a Kubernetes API emulator: create, update, mode switch, status, delete
+without a finalizer."""
 
 from __future__ import annotations
 
@@ -97,9 +98,14 @@ async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
                           headers={"Content-Type": "application/merge-patch+json"})
         await until(lambda: isvc_names(kmock) == {"demo-monolith"})
 
-        # delete → the children are removed with the pipeline
+        # no finalizer: the pipeline can be deleted even while the operator is down; its children go with it
+        # through their owner references (the cluster's garbage collector, which kmock does not run)
+        assert not kmock.objects[PIPELINES, "ml", "demo"]["metadata"].get("finalizers")
+        monolith = kmock.objects[ISVCS, "ml", "demo-monolith"]
+        [owner] = monolith["metadata"]["ownerReferences"]
+        assert owner["uid"] == "uid-demo" and owner["controller"] and owner["blockOwnerDeletion"]
         await kmock.delete("/apis/golemline.io/v1alpha1/namespaces/ml/golempipelines/demo")
-        await until(lambda: not isvc_names(kmock))
+        await until(lambda: kmock.objects[PIPELINES, "ml", "demo"].deleted)
     finally:
         await asyncio.to_thread(runner.__exit__, None, None, None)  # joining must not block kmock's loop
     assert "InferenceService demo-scribe: created" in runner.output

@@ -130,3 +130,52 @@ def test_good_requests_succeed_while_bad_ones_arrive(server: Server) -> None:
     answers = [r.json()["predictions"][0] for (_, _, _, s), r in responses if s == 200]
     assert len(answers) == 4 and all(a["intent"]["label"] == "music" and a["reply"] for a in answers)
     assert httpx.get(f"{server.url}/v2/health/ready").json()["ready"] is True
+
+
+V2_TENSORS = {"pipeline": ["audio"], "scribe": ["audio"], "interpreter": ["text", "labels"],
+              "oracle": ["text", "intent"]}
+EXAMPLE_VALUES = {"audio": lambda: audio_b64(SAMPLES / "weather.wav"), "text": lambda: "will it rain tomorrow?",
+                  "labels": lambda: json.dumps(["weather", "music"]), "intent": lambda: "weather"}
+
+
+def _readme_v2_inputs() -> dict[str, list[str]]:
+    """The V2 inputs column of the README's model table."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| ([^|]+) \|", readme, flags=re.M)
+    return {model: re.findall(r"`(\w+)`", column) for model, column in rows if model in V2_TENSORS}
+
+
+def test_model_metadata_publishes_the_tensors_a_client_needs(server: Server) -> None:
+    """Discover each model's tensors from its V2 metadata, then call it with KServe's own REST client."""
+    import asyncio
+
+    from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
+
+    assert {m: [n for n in names if n in V2_TENSORS[m]] for m, names in _readme_v2_inputs().items()} == V2_TENSORS
+
+    async def call_every_model() -> dict[str, list[dict[str, object]]]:
+        client = InferenceRESTClient(RESTConfig(protocol="v2", timeout=60))
+        results = {}
+        try:
+            for model in V2_TENSORS:
+                metadata = httpx.get(f"{server.url}/v2/models/{model}").json()
+                assert metadata["platform"] == "golemline"
+                assert [t["name"] for t in metadata["inputs"]] == V2_TENSORS[model]
+                assert all(t["datatype"] == "BYTES" and t["shape"] == [-1] for t in metadata["inputs"])
+                assert metadata["outputs"] == [{"name": "result", "datatype": "BYTES", "shape": [-1]}]
+                assert await client.is_model_ready(server.url, model)
+                inputs = [InferInput(t["name"], [1], t["datatype"], [EXAMPLE_VALUES[t["name"]]()])
+                          for t in metadata["inputs"]]
+                response = await client.infer(server.url, InferRequest(model, inputs, request_id="meta"),
+                                              model_name=model)
+                [output] = response.outputs
+                results[model] = [json.loads(item) for item in output.data]
+        finally:
+            await client.close()
+        return results
+
+    results = asyncio.run(call_every_model())
+    assert results["pipeline"][0]["status"] == "ok" and results["pipeline"][0]["intent"]["label"] == "weather"
+    assert "weather" in results["scribe"][0]["text"].lower()
+    assert results["interpreter"][0]["labels"][0] == "weather"
+    assert results["oracle"][0]["text"]

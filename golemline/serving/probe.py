@@ -10,23 +10,24 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from golemline.settings import Settings
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True, help="base URL of the pipeline's predictor service")
-    parser.add_argument("--audio", type=Path, required=True)
-    parser.add_argument("--expect-intent")
+    parser.add_argument("--audio", type=Path, required=True, help="the audio file to send")
+    parser.add_argument("--expect-intent", help="fail unless the pipeline answers with this intent")
     parser.add_argument("--retries", type=int, default=30, help="attempts, 5 s apart, while the service starts")
     args = parser.parse_args(argv)
     body = {"instances": [{"audio": base64.b64encode(args.audio.read_bytes()).decode()}]}
-    token = os.environ.get("GOLEM_AUTH_TOKEN")
+    token = Settings.from_env().server.auth_token  # GOLEM_AUTH_TOKEN, read like every other setting
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     last = "no attempt made"
     for _ in range(max(1, args.retries)):

@@ -29,7 +29,8 @@ kind create cluster --name "$CLUSTER" --wait 120s
 
 echo "== images"
 docker build -f predictors/Dockerfile --build-arg CUDA_IMAGE=ubuntu:22.04 -t "$IMAGE" .
-kind load docker-image "$IMAGE" --name "$CLUSTER"
+docker build -t golemline-operator:e2e operator/
+kind load docker-image "$IMAGE" golemline-operator:e2e --name "$CLUSTER"
 
 echo "== KServe $KSERVE_VERSION (RawDeployment) with cert-manager $CERT_MANAGER_VERSION"
 kubectl apply -f "https://github.com/cert-manager/cert-manager/releases/download/$CERT_MANAGER_VERSION/cert-manager.yaml"
@@ -43,6 +44,7 @@ kubectl -n kserve patch configmap inferenceservice-config --type merge \
 echo "== golemline chart"
 helm install "$RELEASE" charts/golemline -n "$NAMESPACE" --create-namespace \
   --set image.repository=golemline --set image.tag=e2e --set image.pullPolicy=Never \
+  --set operator.image.repository=golemline-operator --set operator.image.tag=e2e \
   --set networkPolicy.enabled=false --wait --timeout 10m
 kubectl -n "$NAMESPACE" wait --for=condition=Ready "golempipeline/$PIPELINE" --timeout=20m
 
