@@ -133,7 +133,8 @@ def test_a_golem_bigger_than_estimated_is_replanned_and_reported() -> None:
     manager.run("b", [0])
     report = manager.report()
     assert not a.loaded and b.loaded
-    assert report["budget_warnings"] and "b holds 6.0 MiB, more than the 4.0 MiB planned" in report["budget_warnings"][0]
+    [warning] = report["budget_warnings"]
+    assert "b holds 6.0 MiB, more than the 4.0 MiB planned" in warning
     assert report["golem_bytes"]["b"] == 6 * MiB  # measured from now on
     manager.run("a", [0])
     manager.run("b", [0])
