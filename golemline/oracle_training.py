@@ -137,6 +137,8 @@ def train(output_dir: Path, whisper_tokenizer_json: Path, recipe: TrainingRecipe
     model.half().save_pretrained(output_dir, safe_serialization=True)
     tokenizer.save_pretrained(output_dir)
     weights = output_dir / "model.safetensors"
+    for written in output_dir.iterdir():  # safetensors writes 0600; a model directory is meant to be shared
+        written.chmod(0o644)
     record: dict[str, object] = {
         "what": "GPT-2 architecture trained by golemline on its own templated intent->reply corpus",
         "recipe": asdict(recipe),

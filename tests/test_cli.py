@@ -54,6 +54,22 @@ def test_human_output_shows_the_rejection_reason() -> None:
     proc = golem("run", "samples/silence.wav")
     assert proc.returncode == 0, proc.stderr
     assert "REJECTED" in proc.stdout and "no_speech" in proc.stdout
+    assert "transcript  — (not transcribed)" in proc.stdout and "None" not in proc.stdout
+
+
+def test_one_bad_file_does_not_lose_the_good_ones(tmp_path: Path) -> None:
+    """Every good input's result, one error per bad input (in order), then exit 2."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    (folder / "b.wav").write_bytes((ROOT / "samples" / "noise.wav").read_bytes())
+    (folder / "a.wav").write_bytes((ROOT / "samples" / "silence.wav").read_bytes())
+    proc = golem("run", "samples/weather.wav", "samples/nope.wav", str(folder), "--json")
+    assert proc.returncode == 2
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [(Path(r["input"]).name, r["status"]) for r in results] == [
+        ("weather.wav", "ok"), ("nope.wav", "error"), ("a.wav", "rejected"), ("b.wav", "rejected")]
+    assert "no such file" in results[1]["error"]
+    assert proc.stderr.strip() == "golem: error: samples/nope.wav: no such file"
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -43,6 +43,10 @@ def test_auth_right_token_is_200_and_probes_stay_open(authed: Server) -> None:
     assert response.status_code == 200 and response.json()["predictions"][0]["labels"][0] == "music"
     assert httpx.get(f"{authed.url}/v2/health/live").status_code == 200
     assert httpx.get(f"{authed.url}/metrics").status_code == 200
+    # per-model readiness is a probe too (V2 …/ready and V1's model status); metadata and inference are not
+    assert httpx.get(f"{authed.url}/v2/models/interpreter/ready").status_code == 200
+    assert httpx.get(f"{authed.url}/v1/models/interpreter").status_code == 200
+    assert httpx.get(f"{authed.url}/v2/models/interpreter").status_code == 401
 
 
 def test_the_token_never_reaches_the_log(authed: Server) -> None:

@@ -104,7 +104,36 @@ def test_oversized_body_is_413(server: Server) -> None:
 def test_wrong_content_type_is_a_400(server: Server) -> None:
     response = httpx.post(f"{server.url}/v1/models/pipeline:predict", content=b"RIFF....WAVE",
                           headers={"content-type": "audio/wav"}, timeout=30)
-    assert response.status_code == 400 and "'instances' list" in response.json()["error"]
+    assert response.status_code == 400
+    assert "the body is not JSON" in response.json()["error"] and "application/json" in response.json()["error"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_json_body_with_another_content_type_is_read_as_json(server: Server, content_type: str) -> None:
+    """curl's default form type or text/plain: the body is exactly the V1 JSON, so it is answered, not refused."""
+    body = json.dumps({"instances": [{"text": "play some jazz"}]})
+    response = httpx.post(f"{server.url}/v1/models/interpreter:predict", content=body,
+                          headers={"content-type": content_type}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"][0]["labels"][0] == "music"
+
+
+def test_v2_malformed_json_is_a_400_with_an_error(server: Server) -> None:
+    response = httpx.post(f"{server.url}/v2/models/pipeline/infer", content=b'{"inputs": [',
+                          headers={"content-type": "application/json"}, timeout=30)
+    assert response.status_code == 400 and set(response.json()) == {"error"}
+    assert "malformed request body" in response.json()["error"]
+
+
+def test_client_errors_leave_one_log_line_and_no_traceback(server: Server) -> None:
+    httpx.get(f"{server.url}/v2/models/nosuchmodel/ready", timeout=10)
+    httpx.post(f"{server.url}/v2/models/pipeline/infer", content=b'{"inputs": [',
+               headers={"content-type": "application/json"}, timeout=30)
+    log = server.log.read_text()
+    assert "Traceback" not in log
+    assert re.search(r"POST /v2/models/pipeline/infer -> 400: malformed request body", log)
+    assert re.search(r"golemline listening on http://127\.0\.0\.1:\d+ — models scribe, interpreter, oracle, "
+                     r"pipeline, policy resident", log)
 
 
 def test_audio_longer_than_the_limit_is_413(server: Server) -> None:

@@ -136,6 +136,12 @@ def instances_from(payload: Any, model: str, fields: Mapping[str, bool]) -> tupl
                     row[name] = text
             rows.append(row)
         return rows, payload
+    if isinstance(payload, bytes | bytearray):  # KServe hands over the raw body when the content type is not JSON
+        try:
+            payload = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidInput(f"{model}: the body is not JSON ({exc}); send it with content-type: application/json"
+                               ) from exc
     if not isinstance(payload, dict):
         raise InvalidInput(f"{model}: expected a JSON object with an 'instances' list")
     instances = payload.get("instances")

@@ -30,7 +30,7 @@ from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 from kserve.protocol.rest.server import RESTServer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from golemline.errors import GolemlineError, StageUnavailable
+from golemline.errors import ConfigError, GolemlineError, StageUnavailable
 from golemline.lifecycle import LifecycleManager, ManagedGolem
 from golemline.pipeline import STAGES, Chain, StageCaller, build_golems
 from golemline.predictors.base import Golem
@@ -136,6 +136,46 @@ async def golemline_error_handler(request: Request, exc: Exception) -> JSONRespo
     return JSONResponse({"error": str(exc)}, status_code=status)
 
 
+async def client_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """KServe's own 4xx/503 classes and FastAPI's body validation: `{"error": …}` with the right status and one log
+    line — a readiness poll or a malformed body is the client's business, not a server traceback."""
+    from fastapi.exceptions import RequestValidationError
+    from kserve import errors as kserve_errors
+
+    if isinstance(exc, RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
+                             for e in exc.errors()[:3])
+        status, message = 400, f"malformed request body ({problems}); send JSON as the protocol describes"
+    elif isinstance(exc, kserve_errors.InvalidInput):
+        status, message = 400, str(exc.reason if hasattr(exc, "reason") else exc)
+    elif isinstance(exc, kserve_errors.ModelNotFound):
+        status, message = 404, str(exc.reason if hasattr(exc, "reason") else exc)
+    else:  # ModelNotReady, ServerNotReady
+        status, message = 503, str(exc.reason if hasattr(exc, "reason") else exc) or "not ready"
+    metrics.REQUESTS.labels(_model_of(request), "invalid" if status < 500 else "error").inc()
+    log.info("%s %s -> %d: %s", request.method, request.url.path, status, message)
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def quiet_client_errors() -> None:
+    """Replace KServe's handlers for client errors (which log a full traceback each time); call after RESTServer
+    has added its own."""
+    from fastapi.exceptions import RequestValidationError
+    from kserve import errors as kserve_errors
+
+    for error in (RequestValidationError, kserve_errors.InvalidInput, kserve_errors.ModelNotFound,
+                  kserve_errors.ModelNotReady, kserve_errors.ServerNotReady):
+        kserve_app.add_exception_handler(error, client_error_handler)
+
+
+class GolemRESTServer(RESTServer):
+    """KServe's REST server, with golemline's one-line handlers for client errors installed after KServe's own."""
+
+    def create_application(self) -> None:
+        super().create_application()
+        quiet_client_errors()
+
+
 _app_configured = False
 
 
@@ -162,16 +202,23 @@ def configure_app(settings: Settings) -> None:
     _app_configured = True
 
 
+PROBE_PATH = re.compile(r"^/v2/models/[^/:]+/ready$|^/v1/models/[^/:]+$")
+"""Per-model readiness (V2 `…/ready`, V1's status `GET /v1/models/{m}`): probes, open like /v2/health/*."""
+
+
 class BearerAuth:
-    """`Authorization: Bearer <token>` on every model endpoint (health and /metrics stay open for probes and
-    Prometheus): missing → 401, wrong → 403. Constant-time comparison; the token is never logged."""
+    """`Authorization: Bearer <token>` on inference and metadata endpoints; health and readiness probes (server and
+    per model) and /metrics stay open for Kubernetes and Prometheus: missing → 401, wrong → 403. Constant-time
+    comparison; the token is never logged."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self.expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not MODEL_PATH.match(scope.get("path", "")):
+        path = scope.get("path", "")
+        is_probe = scope.get("method") == "GET" and PROBE_PATH.match(path)
+        if scope["type"] != "http" or not MODEL_PATH.match(path) or is_probe:
             await self.app(scope, receive, send)
             return
         header = dict(scope.get("headers", [])).get(b"authorization", b"")
@@ -295,8 +342,31 @@ def _devices(settings: Settings) -> int:
     return max(1, torch.cuda.device_count())
 
 
+def _configure_logging() -> None:
+    """golemline's own lines (startup, one per client error, load failures) at INFO on stderr."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A port already in use is a clear configuration error (exit 2), not uvicorn's bare message and rc 3."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --http-port") from exc
+
+
 def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool) -> int:
     """Run until SIGTERM/SIGINT: register every model now, load the golems in the background."""
+    _configure_logging()
     deployment = build_deployment(settings, golem_names, with_pipeline)
     metrics.initialise(list(golem_names), [m.name for m in deployment.models], settings.resolved_device,
                        settings.gpu_hourly_price, _devices(settings))
@@ -305,15 +375,17 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
     for model in deployment.models:
         repository.update(model)
     dataplane = GolemDataPlane(model_registry=repository)
-    rest = RESTServer(FASTAPI_APP_IMPORT_STRING, dataplane, ModelRepositoryExtension(model_registry=repository),
-                      settings.server.http_port, grace_period=10)
+    rest = GolemRESTServer(FASTAPI_APP_IMPORT_STRING, dataplane, ModelRepositoryExtension(model_registry=repository),
+                           settings.server.http_port, grace_period=10)
     rest.config.host = settings.server.host  # KServe hard-codes 0.0.0.0
+    _check_port_free(settings.server.host, settings.server.http_port)
     # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal to the handler that was
     # installed before it started: make that a clean exit (0), not death by signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: sys.exit(0))
     threading.Thread(target=deployment.load, name="golem-loader", daemon=True).start()
-    log.info("serving %s on %s:%d", [m.name for m in deployment.models], settings.server.host,
-             settings.server.http_port)
+    log.info("golemline listening on http://%s:%d — models %s, policy %s, device %s, max batch %d",
+                settings.server.host, settings.server.http_port, ", ".join(m.name for m in deployment.models),
+                settings.policy, settings.device, settings.server.max_batch_size)
     asyncio.run(rest.start())
     return 0
