@@ -2,7 +2,7 @@
 """Generate gating data (espeak-ng + sox speech, noise at several SNRs, silence, noise, tones), run the real
 offline Scribe and Interpreter on it, and write the measured signals and decisions to docs/gating.md.
 
-The thresholds in `GatingPolicy` were chosen from this table. Usage: python scripts/tune_gating.py [OUT.md]
+The thresholds in `GatingPolicy` were chosen from this table.
 """
 
 from __future__ import annotations
@@ -76,8 +76,13 @@ def cases(workdir: Path) -> list[tuple[str, str, np.ndarray]]:
     return out
 
 
-def main() -> int:
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/gating.md")
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python scripts/tune_gating.py", description=__doc__)
+    parser.add_argument("out", nargs="?", type=Path, default=Path("docs/gating.md"),
+                        help="the Markdown report to write (default docs/gating.md)")
+    target: Path = parser.parse_args(argv).out
     settings = Settings()
     scribe, interpreter = Scribe(settings), Interpreter(settings)
     scribe.load()

@@ -143,3 +143,34 @@ def test_bad_environment_values_are_one_line_and_exit_2(variable: str, value: st
     assert main(["models", "list"]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()  # one line, no traceback
     assert line.startswith(f"golem: error: {message}")
+
+
+@pytest.mark.parametrize("command", [
+    ["scripts/tune_gating.py"], ["-m", "golemline.bench.report"], ["-m", "golemline.observability.generate"],
+    ["-m", "golemline.observability.png"], ["-m", "golemline.bench.batching"], ["-m", "golemline.bench.load"],
+    ["-m", "golemline.serving.probe"]])
+def test_every_entry_point_has_help_and_does_no_work_for_it(command: list[str], tmp_path: Path) -> None:
+    args = [sys.executable, str(ROOT / command[0])] if command[0].endswith(".py") else [sys.executable, *command]
+    proc = subprocess.run([*args, "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: python ")  # the command a user types, not "generate.py"
+    assert list(tmp_path.iterdir()) == []  # no file named --help, no report written
+
+
+def test_the_bench_report_finds_the_profile_beside_the_bench(tmp_path: Path) -> None:
+    from golemline.bench.report import main as report
+
+    (tmp_path / "bench.json").write_text((ROOT / "docs" / "bench.json").read_text())
+    (tmp_path / "profile.json").write_text((ROOT / "docs" / "profile.json").read_text())
+    out = tmp_path / "performance.md"
+    assert report([str(tmp_path / "bench.json"), "--out", str(out)]) == 0
+    assert "## Profile:" in out.read_text()
+
+
+def test_the_operator_without_a_cluster_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "golemline_operator.cli"], capture_output=True, text=True,
+                          env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "no")},
+                          timeout=60)
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("golemline-operator: error: no Kubernetes configuration found") and "KUBECONFIG" in line

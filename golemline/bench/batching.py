@@ -52,7 +52,7 @@ def _round(url: str, model: str, concurrency: int, requests: int) -> dict[str, A
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m golemline.bench.batching", description=__doc__)
     parser.add_argument("--model", default="interpreter", choices=["interpreter", "oracle", "scribe", "pipeline"])
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--requests", type=int, default=96)

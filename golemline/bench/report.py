@@ -157,13 +157,15 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("bench", type=Path)
-    parser.add_argument("--profile", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("docs/performance.md"))
+    parser = argparse.ArgumentParser(prog="python -m golemline.bench.report", description=__doc__)
+    parser.add_argument("bench", type=Path, help="`golem bench` JSON (docs/bench.json)")
+    parser.add_argument("--profile", type=Path, help="`golem profile` JSON (default: profile.json beside the bench "
+                        "JSON, when it exists)")
+    parser.add_argument("--out", type=Path, default=Path("docs/performance.md"), help="the Markdown to write")
     args = parser.parse_args(argv)
     bench = json.loads(args.bench.read_text())
-    profile = json.loads(args.profile.read_text()) if args.profile else None
+    profile_path = args.profile or args.bench.with_name("profile.json")
+    profile = json.loads(profile_path.read_text()) if profile_path.is_file() else None
     if "batching" in bench:
         _plot_batching(bench["batching"], args.out.parent / "bench-batching.png")
     if "lifecycle" in bench:

@@ -35,7 +35,7 @@ def outputs(root: Path) -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m golemline.observability.generate", description=__doc__)
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 if a committed file differs")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository checkout (default: here)")
     args = parser.parse_args(argv)

@@ -110,7 +110,7 @@ def demo(out: Path, seconds: float = 90, price: float = 2.5) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m golemline.observability.png", description=__doc__)
     parser.add_argument("--prometheus", help="Prometheus base URL")
     parser.add_argument("--demo", action="store_true", help="run a local server + Prometheus and render that")
     parser.add_argument("--out", type=Path, default=Path("docs/dashboard.png"))

@@ -20,7 +20,7 @@ from golemline.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m golemline.serving.probe", description=__doc__)
     parser.add_argument("--url", required=True, help="base URL of the pipeline's predictor service")
     parser.add_argument("--audio", type=Path, required=True, help="the audio file to send")
     parser.add_argument("--expect-intent", help="fail unless the pipeline answers with this intent")
