@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,3 +64,30 @@ def test_split_launcher_wires_four_servers() -> None:
     assert "--transformer" in transformer and "--split" not in transformer
     assert transformer[transformer.index("--scribe-url") + 1] == f"http://127.0.0.1:{port + 1}"
     assert all("--policy" in c for c in commands)
+
+
+def test_the_split_supervisor_restarts_a_dead_child_and_exits_only_on_sigterm() -> None:
+    supervisor = Server("--split", port=free_port())
+    try:
+        supervisor.wait_ready(timeout=240)
+        started = re.search(r"split: started oracle \(pid (\d+)\)", supervisor.log.read_text())
+        assert started, supervisor.log.read_text()[-2000:]
+        os.kill(int(started.group(1)), signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while "split: oracle" not in supervisor.log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        died = r"split: oracle \(pid \d+\) exited with code -9; restarting it in 1 s"
+        assert re.search(died, supervisor.log.read_text())
+        # while it is down, the pipeline model's readiness and the server's agree, and a request names the golem
+        model_ready = httpx.get(f"{supervisor.url}/v2/models/pipeline/ready", timeout=10)
+        server_ready = httpx.get(f"{supervisor.url}/v2/health/ready", timeout=10)
+        assert (model_ready.status_code, server_ready.status_code) == (503, 503)
+        response = v1(supervisor.url, "pipeline", [{"audio": audio_b64(SAMPLES / "weather.wav")}])
+        assert response.status_code == 503 and "golem oracle" in response.json()["error"]
+        supervisor.wait_ready(timeout=240)  # restarted, and the supervisor never left
+        assert supervisor.process.poll() is None
+        response = v1(supervisor.url, "pipeline", [{"audio": audio_b64(SAMPLES / "weather.wav")}])
+        assert response.status_code == 200 and response.json()["predictions"][0]["status"] == "ok"
+    finally:
+        code = supervisor.stop()
+    assert code == 0

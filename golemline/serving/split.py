@@ -6,6 +6,7 @@ finds them through --<golem>-url, KServe's predictor-host convention; in Kuberne
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import time
 from types import FrameType
 
 from golemline.settings import GOLEMS, Settings
+
+log = logging.getLogger("golemline.split")
 
 
 def _without(argv: list[str], flag: str, takes_value: bool) -> list[str]:
@@ -43,9 +46,63 @@ def child_commands(settings: Settings, argv: list[str]) -> list[list[str]]:
     return commands
 
 
+ROLES = (*GOLEMS, "transformer")
+BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+"""Seconds before restarting a child that died, growing with each death in a row (reset after a minute up)."""
+
+
+class Child:
+    """One `golem serve` process of the split deployment, restartable."""
+
+    def __init__(self, role: str, command: list[str]) -> None:
+        self.role = role
+        self.command = command
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.deaths = 0
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command)
+        self.started = time.monotonic()
+        self.restart_at = None
+        log.info("split: started %s (pid %d)", self.role, self.process.pid)
+
+    def check(self) -> None:
+        """If the process died, say so and schedule its restart with backoff; restart it when due."""
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.start()
+            return
+        if self.process is None or self.process.poll() is None:
+            return
+        if now - self.started > 60:
+            self.deaths = 0
+        delay = BACKOFF_S[min(self.deaths, len(BACKOFF_S) - 1)]
+        self.deaths += 1
+        self.restart_at = now + delay
+        log.warning("split: %s (pid %d) exited with code %s; restarting it in %.0f s (the transformer answers 503 "
+                    "naming it meanwhile)", self.role, self.process.pid, self.process.returncode, delay)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def wait(self) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
 def run_split(settings: Settings, argv: list[str]) -> int:
-    """Start the four servers; stop them all when one exits or on SIGTERM/SIGINT."""
-    children = [subprocess.Popen(command) for command in child_commands(settings, argv)]
+    """Start the four servers and keep them running — a child that dies is logged with its exit code and
+    restarted with backoff — until SIGTERM/SIGINT, which stops them all and exits 0."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    children = [Child(role, command) for role, command in zip(ROLES, child_commands(settings, argv), strict=True)]
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -54,14 +111,14 @@ def run_split(settings: Settings, argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while not stopping and all(child.poll() is None for child in children):
+    for child in children:
+        child.start()
+    while not stopping:
+        for child in children:
+            child.check()
         time.sleep(0.2)
     for child in children:
-        if child.poll() is None:
-            child.terminate()
+        child.stop()
     for child in children:
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-    return 0 if stopping else 1
+        child.wait()
+    return 0
