@@ -80,3 +80,14 @@ def test_nli_model_without_entailment_label_is_refused() -> None:
 def test_bad_requests_name_the_problem(instance: object, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         parse_instance("interpreter", instance, Settings())
+
+
+def test_int8_reports_what_it_really_holds() -> None:
+    """Dynamically quantized Linear layers keep their weights in packed int8, not in parameters: they count."""
+    sizes = {}
+    for dtype in ("fp32", "int8"):
+        golem = Interpreter(Settings().with_overrides(dtype=dtype))
+        golem.load()
+        sizes[dtype] = golem.memory_bytes()
+        golem.unload()
+    assert 0.3 * sizes["fp32"] < sizes["int8"] < 0.9 * sizes["fp32"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -157,3 +158,36 @@ def test_a_golem_killed_mid_request_then_restarted() -> None:
         assert response.status_code == 200 and response.json()["predictions"][0]["intent"]["label"] == "timer"
     finally:
         split.stop()  # stops the restarted scribe too: it replaced the first in `golems`
+
+
+def test_a_device_that_is_not_there_keeps_the_server_up_not_ready_and_says_why() -> None:
+    server = Server("--golem", "interpreter", "--device", "cuda")
+    try:
+        deadline, text = time.monotonic() + 60, ""
+        while "device cuda" not in text and time.monotonic() < deadline:
+            time.sleep(0.3)
+            try:
+                response = httpx.get(f"{server.url}/v2/health/ready", timeout=5)
+                text = response.text
+            except httpx.HTTPError:
+                continue  # not listening yet
+        assert response.status_code == 503
+        assert "loading the golems failed: device cuda was asked for, but torch sees no usable GPU" in response.text
+        model = httpx.get(f"{server.url}/v2/models/interpreter/ready", timeout=5)
+        assert model.status_code == 503 and "no usable GPU" in model.json()["error"]
+        assert server.process.poll() is None  # up, not ready, no crash loop
+        assert "Traceback" not in server.log.read_text()
+    finally:
+        server.stop()
+
+
+def test_a_port_in_use_is_one_line_and_exit_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        server = Server("--golem", "oracle", port=port)
+        code = server.process.wait(timeout=60)
+    assert code == 2
+    assert re.search(rf"golem: error: cannot listen on 127\.0\.0\.1:{port}: .*; choose another --http-port",
+                     server.log.read_text())

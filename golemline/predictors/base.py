@@ -58,10 +58,18 @@ def torch_module_bytes(module: Any) -> int:
 
 
 def quantize_int8_cpu(module: Any) -> Any:
-    """Dynamic int8 quantization of Linear layers, the CPU path of "lighter models"."""
+    """Dynamic int8 quantization of Linear layers, the CPU path of "lighter models".
+
+    A Linear whose weight is tied to an embedding (GPT-2's lm_head) is left alone: quantizing it would keep the fp32
+    embedding and add an int8 copy, so the model would hold more, not less."""
     import torch
 
-    return torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)
+    embedded = {m.weight.data_ptr() for m in module.modules() if isinstance(m, torch.nn.Embedding)}
+    names = {name for name, m in module.named_modules()
+             if isinstance(m, torch.nn.Linear) and m.weight.data_ptr() not in embedded}
+    if not names:
+        return module
+    return torch.ao.quantization.quantize_dynamic(module, names, dtype=torch.qint8)
 
 
 def check_device(device: str, dtype: str) -> None:

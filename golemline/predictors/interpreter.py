@@ -45,6 +45,8 @@ class EmbeddingInterpreter(InterpreterBackend):
         model = SentenceTransformer(str(self.model_dir), device=self.device, local_files_only=True)
         if self.settings.dtype in ("fp16", "bf16"):
             model = model.to(torch_dtype(self.settings.dtype))
+        elif self.settings.dtype == "int8" and self.device == "cpu":
+            model = quantize_int8_cpu(model)
         self._model = model
 
     def unload(self) -> None:

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,10 +47,21 @@ MODEL_PATH = re.compile(r"^/v[12]/models/([^/:]+)")
 
 
 class GolemDataPlane(DataPlane):
-    """KServe's data plane with honest readiness: the server is ready when every model is."""
+    """KServe's data plane with honest readiness: the server is ready when every model is, and when the golems
+    could not load (no GPU, a bad dtype, a missing model) every readiness answer says why."""
+
+    def __init__(self, model_registry: ModelRepository, load_error: Callable[[], str | None] = lambda: None) -> None:
+        super().__init__(model_registry=model_registry)
+        self.load_error = load_error
+
+    def _raise_load_error(self) -> None:
+        error = self.load_error()
+        if error:
+            raise StageUnavailable(f"not ready: loading the golems failed: {error}")
 
     async def ready(self) -> bool:
         """Every model healthy; the transformer's health includes its remote golems (KServe's predictor check)."""
+        self._raise_load_error()
         models = self._model_registry.get_models().values()
         return bool(models) and all([await m.healthy() for m in models])
 
@@ -64,6 +76,8 @@ class GolemDataPlane(DataPlane):
         """KServe's check, except that a transformer whose own part is up but a remote golem is down says which
         golem (503 naming it) instead of a bare "not ready"."""
         ready: bool = await super().model_ready(model_name, disable_predictor_health_check)
+        if not ready:
+            self._raise_load_error()
         model = self.get_model_from_registry(model_name)
         if not ready and isinstance(model, PipelineModel) and model.local_ready():
             down = await model.remotes_down()
@@ -267,6 +281,8 @@ class Deployment:
     remotes: dict[str, RemoteGolem] = field(default_factory=dict)
     started: bool = False
     """True once the policy's golems are loaded: every local golem can then serve (lru/sequential load on demand)."""
+    load_error: str | None = None
+    """Why the golems could not load (readiness answers 503 with it; the process stays up and says so)."""
 
     @property
     def models(self) -> list[kserve.Model]:
@@ -278,10 +294,12 @@ class Deployment:
             self.manager.start()
         except GolemlineError as exc:
             log.error("loading the golems failed; the server stays not ready: %s", exc)
+            self.load_error = str(exc)
             self._count_failures()
             return
-        except Exception:
+        except Exception as exc:
             log.exception("loading the golems failed; the server stays not ready")
+            self.load_error = f"{type(exc).__name__}: {exc}"
             self._count_failures()
             return
         self.started = True
@@ -374,7 +392,7 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
     repository = ModelRepository()
     for model in deployment.models:
         repository.update(model)
-    dataplane = GolemDataPlane(model_registry=repository)
+    dataplane = GolemDataPlane(repository, load_error=lambda: deployment.load_error)
     rest = GolemRESTServer(FASTAPI_APP_IMPORT_STRING, dataplane, ModelRepositoryExtension(model_registry=repository),
                            settings.server.http_port, grace_period=10)
     rest.config.host = settings.server.host  # KServe hard-codes 0.0.0.0
