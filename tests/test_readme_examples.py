@@ -1,0 +1,83 @@
+"""The README's examples are real: its console output, its JSON shape and every curl command, run here."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_cli import golem
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+# Figures that change from run to run or machine to machine; everything else must match the real output exactly.
+MEASURED = re.compile(r"\d+\.\d+ s|\d+\.\d+ MiB")
+
+
+def _block(language: str, index: int = 0) -> str:
+    return re.findall(rf"```{language}\n(.*?)\n```", README, flags=re.S)[index]
+
+
+def _paths(value: Any, prefix: str = "") -> set[str]:
+    if isinstance(value, dict):
+        return {p for k, v in value.items() for p in {f"{prefix}{k}", *_paths(v, f"{prefix}{k}.")}}
+    return set()
+
+
+def test_the_console_example_is_what_golem_run_prints() -> None:
+    command, *expected = _block("console").splitlines()
+    args = command.removeprefix("$ golem ").split()
+    proc = golem(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert [MEASURED.sub("#", line) for line in proc.stdout.splitlines()] == [MEASURED.sub("#", line)
+                                                                              for line in expected]
+
+
+def test_the_json_example_has_the_real_shape() -> None:
+    example = json.loads(_block("json"))
+    proc = golem("run", "samples/weather.wav", "--json")
+    assert proc.returncode == 0, proc.stderr
+    real = json.loads(proc.stdout)
+    assert _paths(example) == _paths(real)
+    for key in ("input", "status", "transcript", "reply", "rejection"):
+        assert example[key] == real[key]
+    assert example["intent"]["label"] == real["intent"]["label"]
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Any:
+    from tests.servers import Server
+
+    server = Server().wait_ready()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def test_every_curl_command_in_the_readme_answers(server_url: str) -> None:
+    """The README's curl block, run verbatim as one bash script (pointed at this server): every answer is JSON
+    with results and no error."""
+    block = next(b for b in re.findall(r"```bash\n(.*?)\n```", README, flags=re.S) if "curl" in b)
+    wrapper = 'curl() { command curl "$@"; printf "\\n%%%%END%%%%\\n"; }\n'
+    script = wrapper + block.replace("localhost:8080", server_url.removeprefix("http://"))
+    proc = subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    answers = [json.loads(chunk) for chunk in proc.stdout.split("%%END%%") if chunk.strip()]
+    assert len(answers) == block.count("curl ")
+    for body in answers:
+        assert "error" not in body, body
+        results = body.get("predictions") or [json.loads(x) for x in body["outputs"][0]["data"]]
+        assert results and all(isinstance(r, dict) for r in results), body
+
+
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    test_command = re.findall(r"```bash\n(.*?)\n```", README, flags=re.S)[1].strip()
+    assert test_command in (ROOT / ".ci" / "run").read_text().splitlines()
+    assert sys.executable  # the suite itself is running under that command's venv
