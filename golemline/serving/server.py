@@ -73,12 +73,16 @@ class GolemDataPlane(DataPlane):
         return metadata
 
     async def model_ready(self, model_name: str, disable_predictor_health_check: bool = False) -> bool:
-        """KServe's check, except that a transformer whose own part is up but a remote golem is down says which
-        golem (503 naming it) instead of a bare "not ready"."""
+        """Readiness probes ask the transformer's remote golems (and a transformer whose own part is up but a remote
+        golem is down says which: 503 naming it). The request path (KServe passes
+        `disable_predictor_health_check`) checks only what is local: a remote golem that is down is reported by
+        the call itself, so a request never pays three extra readiness round trips."""
+        model = self.get_model_from_registry(model_name)
+        if isinstance(model, PipelineModel) and disable_predictor_health_check:
+            return model.local_ready()
         ready: bool = await super().model_ready(model_name, disable_predictor_health_check)
         if not ready:
             self._raise_load_error()
-        model = self.get_model_from_registry(model_name)
         if not ready and isinstance(model, PipelineModel) and model.local_ready():
             down = await model.remotes_down()
             if down:
@@ -88,7 +92,9 @@ class GolemDataPlane(DataPlane):
 
     async def get_model(self, name: str) -> Any:
         model = self.get_model_from_registry(name)
-        if not await self._model_registry.is_model_ready(name):
+        ready = model.local_ready() if isinstance(model, PipelineModel) else await self._model_registry.is_model_ready(
+            name)
+        if not ready:
             raise ModelNotReady(name, f"model {name} is still loading; retry when /v2/models/{name}/ready is true")
         return model
 
