@@ -92,6 +92,8 @@ class ServerSettings:
 
     host: str = field(default="0.0.0.0", metadata=_opt("address to bind", "server"))
     http_port: int = field(default=8080, metadata=_opt("HTTP port (--split uses the next three too)", "server"))
+    grpc_port: int = field(default=8081, metadata=_opt("Open Inference Protocol gRPC port (KServe's default); 0 "
+                                                       "turns gRPC off", "server"))
     max_batch_size: int = field(default=8, metadata=_opt("largest micro-batch (1 turns batching off)", "server"))
     max_latency_ms: float = field(default=10.0, metadata=_opt("how long a batch waits for company", "server"))
     max_queue: int = field(default=64, metadata=_opt("queued requests per golem before 429", "server"))
@@ -120,6 +122,8 @@ class ServerSettings:
             raise ConfigError("timeouts must be positive")
         if not 0 < self.http_port < 65536:
             raise ConfigError(f"http_port {self.http_port} is not a TCP port (1..65535)")
+        if not 0 <= self.grpc_port < 65536 or self.grpc_port == self.http_port:
+            raise ConfigError(f"grpc_port {self.grpc_port} must be a TCP port other than http_port (or 0: off)")
 
     def url_of(self, golem: str) -> str | None:
         url: str | None = getattr(self, f"{golem}_url")

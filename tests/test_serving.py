@@ -132,8 +132,8 @@ def test_client_errors_leave_one_log_line_and_no_traceback(server: Server) -> No
     log = server.log.read_text()
     assert "Traceback" not in log
     assert re.search(r"POST /v2/models/pipeline/infer -> 400: malformed request body", log)
-    assert re.search(r"golemline listening on http://127\.0\.0\.1:\d+ — models scribe, interpreter, oracle, "
-                     r"pipeline, policy resident", log)
+    assert re.search(r"golemline listening on http://127\.0\.0\.1:\d+ \(gRPC \w+\) — models scribe, interpreter, "
+                     r"oracle, pipeline, policy resident", log)
 
 
 def test_audio_longer_than_the_limit_is_413(server: Server) -> None:

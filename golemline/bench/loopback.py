@@ -33,8 +33,9 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(tempfile.gettempdir()) / f"golem-serve-{self.port}.log"
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+        grpc = [] if "--grpc-port" in args or "--split" in args else ["--grpc-port", "0"]  # many servers, one host
         command = [sys.executable, "-m", "golemline.cli", "serve", "--host", "127.0.0.1",
-                   "--http-port", str(self.port), *args]
+                   "--http-port", str(self.port), *grpc, *args]
         self.process = subprocess.Popen(command, env=env, stdout=self.log.open("w"),
                                         stderr=subprocess.STDOUT)
         self.seen_not_ready = False

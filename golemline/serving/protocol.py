@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse, RequestedOutput
 
 from golemline.audio import Audio, decode
 from golemline.errors import InvalidInput
@@ -106,7 +106,14 @@ def instances_from(payload: Any, model: str, fields: Mapping[str, bool]) -> tupl
             if tensor.datatype != "BYTES":
                 raise InvalidInput(f"{model}: input '{tensor.name}' must have datatype BYTES, not {tensor.datatype}")
             data = tensor.data
-            values = list(data) if isinstance(data, list) else list(tensor.as_numpy().reshape(-1))
+            if isinstance(data, list) and data:
+                values = list(data)
+            else:  # gRPC raw_input_contents (or a numpy tensor): BYTES elements come back as bytes
+                try:
+                    values = list(tensor.as_numpy().reshape(-1))
+                except ValueError as exc:
+                    raise InvalidInput(f"{model}: input '{tensor.name}' has no data matching its shape "
+                                       f"{list(tensor.shape)}") from exc
             if list(tensor.shape) != [len(values)]:
                 raise InvalidInput(f"{model}: input '{tensor.name}' must have shape [n] matching its "
                                    f"{len(values)} elements, got {list(tensor.shape)}")
@@ -159,6 +166,60 @@ def respond(model: str, results: list[dict[str, Any]], v2: InferRequest | None) 
     """V1 predictions, or a V2 response whose BYTES output `result` carries each result as JSON."""
     if v2 is None:
         return {"predictions": results}
-    encoded = [json.dumps(r) for r in results]
+    binary = v2.use_binary_outputs or any(o.binary_data for o in v2.request_outputs or ())
+    encoded: list[Any] = [json.dumps(r) for r in results]
+    if binary:  # the binary-data extension (tritonclient's default for BYTES): raw UTF-8 JSON per element
+        encoded = [item.encode("utf-8") for item in encoded]
     output = InferOutput(name="result", shape=[len(encoded)], datatype="BYTES", data=encoded)
-    return InferResponse(response_id=v2.id or str(uuid.uuid4()), model_name=model, infer_outputs=[output])
+    return InferResponse(response_id=v2.id or str(uuid.uuid4()), model_name=model, infer_outputs=[output],
+                         use_binary_outputs=v2.use_binary_outputs, requested_outputs=v2.request_outputs)
+
+
+def _split_bytes_tensor(raw: bytes, name: str, model: str) -> list[bytes]:
+    """The binary-data extension's BYTES layout: each element is a 4-byte little-endian length, then its bytes."""
+    elements, offset = [], 0
+    while offset < len(raw):
+        if offset + 4 > len(raw):
+            raise InvalidInput(f"{model}: input '{name}' has a truncated element length in its binary data")
+        size = int.from_bytes(raw[offset:offset + 4], "little")
+        offset += 4
+        if offset + size > len(raw):
+            raise InvalidInput(f"{model}: input '{name}' declares {size} bytes but its binary data ends first")
+        elements.append(raw[offset:offset + size])
+        offset += size
+    return elements
+
+
+def binary_request(body: bytes, json_length: str, model: str) -> InferRequest:
+    """A V2 request using the binary-data extension (JSON header, then raw tensors), with BYTES elements kept as
+    bytes: audio is not UTF-8, and KServe's own decoder would turn it into text and fail (a 500)."""
+    try:
+        length = int(json_length)
+        header = json.loads(body[:length])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{model}: unreadable binary request: Inference-Header-Content-Length {json_length!r} "
+                           f"does not delimit a JSON header ({exc})") from exc
+    if not isinstance(header, dict) or not isinstance(header.get("inputs"), list):
+        raise InvalidInput(f"{model}: the binary request's JSON header needs an 'inputs' list")
+    inputs, offset = [], length
+    for spec in header["inputs"]:
+        if not isinstance(spec, dict) or not {"name", "datatype", "shape"} <= set(spec):
+            raise InvalidInput(f"{model}: every input needs name, datatype and shape")
+        tensor = InferInput(name=spec["name"], shape=spec["shape"], datatype=spec["datatype"],
+                            parameters=spec.get("parameters"))
+        size = (spec.get("parameters") or {}).get("binary_data_size")
+        if "data" in spec:
+            tensor.data = spec["data"]
+        elif isinstance(size, int) and size >= 0:
+            raw = body[offset:offset + size]
+            offset += size
+            if spec["datatype"] != "BYTES":
+                raise InvalidInput(f"{model}: input '{spec['name']}' must have datatype BYTES, not {spec['datatype']}")
+            tensor.data = _split_bytes_tensor(raw, spec["name"], model)
+        else:
+            raise InvalidInput(f"{model}: input '{spec['name']}' has neither 'data' nor 'binary_data_size'")
+        inputs.append(tensor)
+    outputs = [RequestedOutput(name=o["name"], parameters=o.get("parameters"))
+               for o in header.get("outputs") or () if isinstance(o, dict) and "name" in o] or None
+    return InferRequest(model_name=model, infer_inputs=inputs, request_id=header.get("id"),
+                        parameters=header.get("parameters"), request_outputs=outputs)

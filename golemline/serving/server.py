@@ -39,6 +39,7 @@ from golemline.serving import metrics
 from golemline.serving.adapter import GolemModel
 from golemline.serving.batching import MicroBatcher
 from golemline.serving.pipeline_model import PipelineModel
+from golemline.serving.protocol import binary_request
 from golemline.serving.remote import RemoteGolem
 from golemline.settings import Settings
 
@@ -64,6 +65,13 @@ class GolemDataPlane(DataPlane):
         self._raise_load_error()
         models = self._model_registry.get_models().values()
         return bool(models) and all([await m.healthy() for m in models])
+
+    def decode(self, body: Any, headers: Any, protocol_version: str = "v1", model_name: str | None = None) -> Any:
+        """The binary-data extension goes through golemline's decoder (BYTES stay bytes); the rest through KServe's."""
+        json_length = (headers or {}).get("inference-header-content-length")
+        if isinstance(body, bytes) and json_length is not None and protocol_version.lower() == "v2":
+            return binary_request(body, json_length, model_name or ""), {}
+        return super().decode(body, headers, protocol_version, model_name)
 
     async def model_metadata(self, model_name: str) -> dict[str, Any]:
         """KServe's metadata plus the platform, so Open Inference Protocol clients can discover the tensors."""
@@ -97,6 +105,27 @@ class GolemDataPlane(DataPlane):
         if not ready:
             raise ModelNotReady(name, f"model {name} is still loading; retry when /v2/models/{name}/ready is true")
         return model
+
+
+INFER_PATH = re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?/infer$|^/v1/models/[^/]+:predict$")
+
+
+class JsonUnlessBinary:
+    """A request body is JSON unless `Inference-Header-Content-Length` says it uses the binary-data extension —
+    whatever its Content-Type (tritonclient sends none for JSON; curl's default is a form type). Triton reads
+    bodies this way; KServe would otherwise take any non-JSON content type for binary and refuse it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST" and INFER_PATH.match(scope.get("path", "")):
+            headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-type"]
+            if not any(k == b"inference-header-content-length" for k, _ in headers):
+                scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+            else:
+                scope = {**scope, "headers": [*headers, (b"content-type", b"application/octet-stream")]}
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -216,6 +245,7 @@ def configure_app(settings: Settings) -> None:
                 metrics.REQUEST_SECONDS.labels(model).observe(time.perf_counter() - started)
         return response
 
+    kserve_app.add_middleware(JsonUnlessBinary)
     kserve_app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
     if settings.server.auth_token:
         kserve_app.add_middleware(BearerAuth, token=settings.server.auth_token)
@@ -405,11 +435,32 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
     _check_port_free(settings.server.host, settings.server.http_port)
     # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal to the handler that was
     # installed before it started: make that a clean exit (0), not death by signal.
+    grpc: Callable[[], Any] | None = None
+    if settings.server.grpc_port:
+        from golemline.serving.grpc_server import build_grpc_server
+
+        _check_port_free(settings.server.host, settings.server.grpc_port)
+
+        def grpc() -> Any:  # built inside the event loop that will run it
+            return build_grpc_server(settings, dataplane, ModelRepositoryExtension(model_registry=repository))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: sys.exit(0))
     threading.Thread(target=deployment.load, name="golem-loader", daemon=True).start()
-    log.info("golemline listening on http://%s:%d — models %s, policy %s, device %s, max batch %d",
-                settings.server.host, settings.server.http_port, ", ".join(m.name for m in deployment.models),
-                settings.policy, settings.device, settings.server.max_batch_size)
-    asyncio.run(rest.start())
+    log.info("golemline listening on http://%s:%d (gRPC %s) — models %s, policy %s, device %s, max batch %d",
+                settings.server.host, settings.server.http_port, settings.server.grpc_port or "off",
+                ", ".join(m.name for m in deployment.models), settings.policy, settings.device,
+                settings.server.max_batch_size)
+    asyncio.run(_run(rest, grpc))
     return 0
+
+
+async def _run(rest: RESTServer, grpc_factory: Callable[[], Any] | None) -> None:
+    """REST until it shuts down (SIGTERM drains it); gRPC beside it, stopped with the same grace."""
+    grpc = grpc_factory() if grpc_factory is not None else None
+    if grpc is not None:
+        await grpc.start()
+    try:
+        await rest.start()
+    finally:
+        if grpc is not None:
+            await grpc.stop(grace=10)

@@ -1,6 +1,7 @@
 """`golem serve --split`: microservices on one machine — one server per golem plus the transformer.
 
-Ports: the transformer on --http-port (P), scribe on P+1, interpreter on P+2, oracle on P+3. The transformer
+Ports: the transformer on --http-port (P), scribe on P+1, interpreter on P+2, oracle on P+3; the transformer's gRPC
+on --grpc-port, or P+4 when that is one of the golems' ports (the golems serve REST only). The transformer
 finds them through --<golem>-url, KServe's predictor-host convention; in Kubernetes each runs in its own pod.
 """
 
@@ -40,9 +41,16 @@ def child_commands(settings: Settings, argv: list[str]) -> list[list[str]]:
     port, host = settings.server.http_port, settings.server.host
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     cli = [sys.executable, "-m", "golemline.cli", "serve"]
-    commands = [[*cli, *base, "--golem", g, "--http-port", str(port + 1 + i)] for i, g in enumerate(GOLEMS)]
-    urls = [arg for i, g in enumerate(GOLEMS) for arg in (f"--{g}-url", f"http://{local}:{port + 1 + i}")]
-    commands.append([*cli, *base, "--transformer", "--http-port", str(port), *urls])
+    base = _without(base, "--grpc-port", True)
+    golem_ports = [port + 1 + i for i in range(len(GOLEMS))]
+    # The golems talk REST to the transformer; clients reach gRPC on the transformer, which moves past the golems'
+    # ports when its configured gRPC port is one of them (the default 8081 is the scribe's HTTP port here).
+    grpc = settings.server.grpc_port
+    grpc = port + 1 + len(GOLEMS) if grpc in golem_ports else grpc
+    commands = [[*cli, *base, "--golem", g, "--http-port", str(p), "--grpc-port", "0"]
+                for g, p in zip(GOLEMS, golem_ports, strict=True)]
+    urls = [arg for g, p in zip(GOLEMS, golem_ports, strict=True) for arg in (f"--{g}-url", f"http://{local}:{p}")]
+    commands.append([*cli, *base, "--transformer", "--http-port", str(port), "--grpc-port", str(grpc), *urls])
     return commands
 
 

@@ -1,0 +1,88 @@
+"""Open Inference Protocol over gRPC, beside the REST server: KServe's own servicer on golemline's data plane.
+
+Same models, same validation and results as REST; what differs is the transport:
+- errors become gRPC status codes by their HTTP meaning (400 → INVALID_ARGUMENT, 404 → NOT_FOUND,
+  413/429 → RESOURCE_EXHAUSTED, 503 → UNAVAILABLE, 504 → DEADLINE_EXCEEDED), with the same message;
+- auth is the `authorization: Bearer <token>` metadata entry (liveness and readiness stay open, as on REST);
+- messages are limited to the REST body limit, so neither transport accepts what the other refuses.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent import futures
+from typing import Any
+
+import grpc
+from grpc import aio
+from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc
+from kserve.protocol.grpc.interceptors import ExceptionToStatusInterceptor
+from kserve.protocol.grpc.servicer import InferenceServicer
+
+from golemline.errors import GolemlineError
+from golemline.serving import metrics
+from golemline.settings import Settings
+
+log = logging.getLogger("golemline.serve")
+
+STATUS_OF_HTTP = {400: grpc.StatusCode.INVALID_ARGUMENT, 404: grpc.StatusCode.NOT_FOUND,
+                  413: grpc.StatusCode.RESOURCE_EXHAUSTED, 429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+                  503: grpc.StatusCode.UNAVAILABLE, 504: grpc.StatusCode.DEADLINE_EXCEEDED}
+OPEN_METHODS = ("/inference.GRPCInferenceService/ServerLive", "/inference.GRPCInferenceService/ServerReady",
+                "/inference.GRPCInferenceService/ModelReady")
+"""Probes, open like /v2/health/* and …/ready on REST."""
+
+
+class GolemlineStatusInterceptor(ExceptionToStatusInterceptor):
+    """golemline's typed errors → the gRPC status of their HTTP meaning; KServe's own errors as KServe maps them."""
+
+    async def handle_exception(self, ex: Exception, request_or_iterator: Any, context: Any,
+                               method_name: str) -> None:
+        if isinstance(ex, GolemlineError):
+            code = STATUS_OF_HTTP.get(ex.http_status, grpc.StatusCode.INTERNAL)
+            model = getattr(request_or_iterator, "model_name", "") or "server"
+            outcome = "overloaded" if ex.http_status == 429 else ("invalid" if ex.http_status < 500 else "error")
+            metrics.REQUESTS.labels(model, outcome).inc()
+            log.info("grpc %s -> %s: %s", method_name, code.name, ex)
+            await context.abort(code, str(ex))
+        await super().handle_exception(ex, request_or_iterator, context, method_name)
+
+
+class BearerAuthInterceptor(aio.ServerInterceptor):
+    """`authorization: Bearer <token>` metadata on every method but the probes (constant-time compare)."""
+
+    def __init__(self, token: str) -> None:
+        self.expected = token.encode()
+
+    async def intercept_service(self, continuation: Callable[[Any], Awaitable[Any]],
+                                handler_call_details: Any) -> Any:
+        if handler_call_details.method in OPEN_METHODS:
+            return await continuation(handler_call_details)
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        scheme, _, given = str(metadata.get("authorization", "")).partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.expected):
+            return await continuation(handler_call_details)
+        code, message = ((grpc.StatusCode.UNAUTHENTICATED, "missing bearer token: send metadata "
+                          "`authorization: Bearer <token>`") if not given else
+                         (grpc.StatusCode.PERMISSION_DENIED, "invalid bearer token"))
+
+        async def refuse(request: Any, context: Any) -> None:
+            await context.abort(code, message)
+
+        return grpc.unary_unary_rpc_method_handler(refuse)
+
+
+def build_grpc_server(settings: Settings, dataplane: Any, repository_extension: Any) -> aio.Server:
+    """An asyncio gRPC server with KServe's servicer, golemline's error mapping, auth and message limits."""
+    interceptors: list[aio.ServerInterceptor] = [GolemlineStatusInterceptor()]
+    if settings.server.auth_token:
+        interceptors.insert(0, BearerAuthInterceptor(settings.server.auth_token))
+    limit = settings.server.max_body_bytes
+    server = aio.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors,
+                        options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit)])
+    grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
+        InferenceServicer(dataplane, repository_extension), server)
+    server.add_insecure_port(f"{settings.server.host}:{settings.server.grpc_port}")
+    return server
