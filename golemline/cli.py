@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="microservices: one process per golem plus one for the transformer")
 
     bench = commands.add_parser("bench", help="measure configurations side by side (JSON + docs/performance.md)")
-    bench.add_argument("--sections", default="batching,lifecycle,baseline,dtype,split,nli",
-                       help="comma-separated: batching, lifecycle, baseline, dtype, split, nli")
+    bench.add_argument("--sections", default="batching,lifecycle,baseline,dtype,split,nli,transport",
+                       help="comma-separated: batching, lifecycle, baseline, dtype, split, nli, transport")
     bench.add_argument("--out", type=Path, default=Path("docs/bench.json"), help="where to write the JSON report")
 
     profile = commands.add_parser("profile", parents=[settings_options("models", "runtime")],

@@ -118,6 +118,7 @@ def test_network_policies_let_only_the_transformer_call_the_golems() -> None:
     transformer_rule = golems["ingress"][0]["from"]
     assert transformer_rule == [{"podSelector": {"matchLabels": {"golemline.io/pipeline": "golems-golemline",
                                                                   "golemline.io/component": "transformer"}}}]
+    assert {p["port"] for p in golems["ingress"][0]["ports"]} == {8080, 8081}  # REST and gRPC, where REST is
     assert policies["golems-golemline-operator"]["spec"]["ingress"] == []
 
 

@@ -228,3 +228,12 @@ def test_grpc_auth_uses_bearer_metadata_and_leaves_probes_open() -> None:
         assert token not in guarded.log.read_text()
     finally:
         guarded.stop()
+
+
+def test_no_request_in_this_module_produced_a_500(server: Server) -> None:
+    """Runs last in this module: every good and bad request above was answered without a server error."""
+    import re
+
+    log = server.log.read_text()
+    assert "HTTP/1.1\" 200" in log or "POST /v2/models" in log or "grpc" in log.lower()
+    assert not re.search(r'" 500|StatusCode.INTERNAL|Internal server error|Traceback', log), log[-3000:]

@@ -159,3 +159,13 @@ def test_transition_times_change_only_on_transitions() -> None:
     assert again["conditions"] == first["conditions"]  # unchanged status: identical, no churn
     ready = aggregate(2, {"scribe": _isvc(True)}, "scribe", first["conditions"])
     assert all(c["lastTransitionTime"] != "2026-01-01T00:00:00+00:00" for c in ready["conditions"])
+
+
+def test_every_predictor_exposes_rest_and_grpc() -> None:
+    body = {"apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
+            "metadata": {"name": "p", "namespace": "ml", "uid": "u"}, "spec": {}}
+    for isvc in build_inference_services(body):
+        [container] = isvc["spec"]["predictor"]["containers"]
+        assert {(p["name"], p["containerPort"]) for p in container["ports"]} == {("http1", 8080), ("h2c", 8081)}
+        assert container["args"][container["args"].index("--grpc-port") + 1] == "8081"
+        validate(isvc)

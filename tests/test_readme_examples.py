@@ -81,3 +81,33 @@ def test_the_readme_test_command_is_what_ci_runs() -> None:
     test_command = re.findall(r"```bash\n(.*?)\n```", README, flags=re.S)[1].strip()
     assert test_command in (ROOT / ".ci" / "run").read_text().splitlines()
     assert sys.executable  # the suite itself is running under that command's venv
+
+
+@pytest.fixture(scope="module")
+def grpc_server() -> Any:
+    from tests.servers import Server, free_port
+
+    grpc_port = free_port()
+    server = Server("--grpc-port", str(grpc_port)).wait_ready()
+    try:
+        yield server.url.removeprefix("http://"), f"127.0.0.1:{grpc_port}"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_every_client_snippet_in_the_readme_runs(grpc_server: tuple[str, str], index: int) -> None:
+    """Each in a process of its own (tritonclient's and KServe's gRPC modules cannot share one)."""
+    snippet = re.findall(r"```python\n(.*?)\n```", README, flags=re.S)[index]
+    rest, grpc = grpc_server
+    code = snippet.replace("localhost:8080", rest).replace("localhost:8081", grpc)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    printed = proc.stdout.strip().splitlines()
+    expected = re.findall(r"print\(.*?\)\s+# (.+)$", snippet, flags=re.M)
+    assert printed and len(printed) >= len(expected)
+    if index == 0:
+        assert "'name': 'audio'" in printed[0] and printed[1].startswith("ok weather ")
+    for line in expected:
+        if not line.startswith("["):
+            assert line.strip() in printed, (line, printed)

@@ -122,6 +122,17 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
                   f"| split (transformer + 3 golem servers) | {s['split']['p50_s']} | {s['split']['p95_s']} |", "",
                   f"Split ÷ monolith: {s['ratios']['split_vs_monolith_p50']}×; per hop "
                   f"{s['ratios']['per_hop_overhead_ms']} ms (V2 over loopback HTTP, audio re-encoded once).", ""]
+    if "transport" in bench:
+        t = bench["transport"]
+        faster = t["ratios"]["grpc_vs_rest_p50"] < 0.8 and t["grpc"]["p95_s"] < t["rest"]["p95_s"]
+        lines += ["## (f) One hop over REST vs gRPC (V2, interpreter, loopback)", "",
+                  "| transport | p50 s | p95 s |", "| --- | --- | --- |",
+                  f"| REST (JSON) | {t['rest']['p50_s']} | {t['rest']['p95_s']} |",
+                  f"| gRPC | {t['grpc']['p50_s']} | {t['grpc']['p95_s']} |", "",
+                  f"gRPC ÷ REST: {t['ratios']['grpc_vs_rest_p50']}× at p50 ({t['ratios']['rest_minus_grpc_p50_ms']} ms "
+                  "per hop). " + ("gRPC is clearly faster: make it the split default." if faster else
+                                  "Not clearly faster (the rule: ≥20% at p50 and better at p95), so the transformer "
+                                  "keeps REST to its golems; clients can use either."), ""]
     if "nli" in bench:
         n = bench["nli"]
         lines += ["## Zero-shot NLI: all hypotheses in one pass vs one pass per label", "",

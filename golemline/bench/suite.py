@@ -7,6 +7,7 @@ interleaved in one run (the machines are noisy: only ratios from one run are rep
   dtype      fp32 vs int8 (CPU) or fp16 (GPU), with transcript WER and intent agreement next to the speed
   split      split (transformer + three golem servers) vs monolith server: per-hop overhead
   nli        zero-shot NLI: all N label hypotheses in one pass vs one pass per label (distilbart-mnli-12-3's shape)
+  transport  one hop to a golem over V2 REST vs V2 gRPC (what split mode pays per hop)
 """
 
 from __future__ import annotations
@@ -279,9 +280,47 @@ def bench_nli(labels: int = 5, requests: int = 4, repeats: int = 3) -> dict[str,
             "speedup": round(p / b, 2), "target_0.7N": round(0.7 * labels, 2)}
 
 
+# -- one hop over REST vs gRPC --------------------------------------------------------------------------------------
+def bench_transport(requests: int = 60) -> dict[str, Any]:
+    """The cost of one hop to a golem: the same interpreter request over V2 REST (JSON) and over V2 gRPC, alternated
+    against one server, so the difference is the transport (what split mode pays per hop)."""
+    import grpc
+    import httpx
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+    from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as stubs
+
+    from golemline.bench.loopback import Server, free_port
+
+    grpc_port = free_port()
+    server = Server("--golem", "interpreter", "--grpc-port", str(grpc_port), "--threads", "1")
+    body = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["play some jazz"]}]}
+    message = pb.ModelInferRequest(model_name="interpreter", inputs=[pb.ModelInferRequest.InferInputTensor(
+        name="text", datatype="BYTES", shape=[1], contents=pb.InferTensorContents(bytes_contents=[b"play some jazz"]))])
+    times: dict[str, list[float]] = {"rest": [], "grpc": []}
+    try:
+        server.wait_ready()
+        with httpx.Client(timeout=60) as client, grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            infer = stubs.GRPCInferenceServiceStub(channel).ModelInfer
+            calls = {"rest": lambda: client.post(f"{server.url}/v2/models/interpreter/infer", json=body),
+                     "grpc": lambda: infer(message)}
+            for call in calls.values():  # warm-up: connections, first batch
+                call()
+            for _ in range(requests):
+                for name, call in calls.items():
+                    started = time.perf_counter()
+                    call()
+                    times[name].append(time.perf_counter() - started)
+    finally:
+        server.stop()
+    result: dict[str, Any] = {name: _stats(t) for name, t in times.items()}
+    result["ratios"] = {"grpc_vs_rest_p50": round(result["grpc"]["p50_s"] / result["rest"]["p50_s"], 2),
+                        "rest_minus_grpc_p50_ms": round((result["rest"]["p50_s"] - result["grpc"]["p50_s"]) * 1000, 2)}
+    return result
+
+
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "batching": bench_batching, "lifecycle": bench_lifecycle, "baseline": bench_baseline, "dtype": bench_dtype,
-    "split": bench_split, "nli": bench_nli}
+    "split": bench_split, "nli": bench_nli, "transport": bench_transport}
 
 
 def run(sections: list[str], out: Path) -> dict[str, Any]:

@@ -40,14 +40,29 @@ class GolemlineStatusInterceptor(ExceptionToStatusInterceptor):
 
     async def handle_exception(self, ex: Exception, request_or_iterator: Any, context: Any,
                                method_name: str) -> None:
-        if isinstance(ex, GolemlineError):
-            code = STATUS_OF_HTTP.get(ex.http_status, grpc.StatusCode.INTERNAL)
-            model = getattr(request_or_iterator, "model_name", "") or "server"
-            outcome = "overloaded" if ex.http_status == 429 else ("invalid" if ex.http_status < 500 else "error")
-            metrics.REQUESTS.labels(model, outcome).inc()
-            log.info("grpc %s -> %s: %s", method_name, code.name, ex)
-            await context.abort(code, str(ex))
-        await super().handle_exception(ex, request_or_iterator, context, method_name)
+        status = _http_status(ex)
+        if status is None:
+            await super().handle_exception(ex, request_or_iterator, context, method_name)
+            return
+        code = STATUS_OF_HTTP.get(status, grpc.StatusCode.INTERNAL)
+        model = getattr(request_or_iterator, "model_name", "") or "server"
+        outcome = "overloaded" if status == 429 else ("invalid" if status < 500 else "error")
+        metrics.REQUESTS.labels(model, outcome).inc()
+        message = str(getattr(ex, "reason", "") or ex)
+        log.info("grpc %s -> %s: %s", method_name, code.name, message)  # a client's error: one line, no traceback
+        await context.abort(code, message)
+
+
+def _http_status(ex: Exception) -> int | None:
+    """The HTTP meaning of golemline's errors and of KServe's client errors (None: a server fault)."""
+    from kserve import errors as kserve_errors
+
+    if isinstance(ex, GolemlineError):
+        return ex.http_status
+    kserve_statuses: tuple[tuple[type[Exception], int], ...] = (
+        (kserve_errors.InvalidInput, 400), (kserve_errors.ModelNotFound, 404), (kserve_errors.ModelNotReady, 503),
+        (kserve_errors.ServerNotReady, 503))
+    return next((status for kind, status in kserve_statuses if isinstance(ex, kind)), None)
 
 
 class BearerAuthInterceptor(aio.ServerInterceptor):

@@ -397,7 +397,14 @@ def _devices(settings: Settings) -> int:
 
 
 def _configure_logging() -> None:
-    """golemline's own lines (startup, one per client error, load failures) at INFO on stderr."""
+    """golemline's own lines (startup, one per client error, load failures) at INFO on stderr. FastAPI's
+    deprecation warning about KServe's own routes (ORJSONResponse) is KServe's to fix and tells an operator
+    nothing, so it is not printed."""
+    import warnings
+
+    from fastapi.exceptions import FastAPIDeprecationWarning
+
+    warnings.filterwarnings("ignore", category=FastAPIDeprecationWarning)
     if not log.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))

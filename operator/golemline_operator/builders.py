@@ -19,6 +19,7 @@ from golemline_operator import GOLEMS
 
 API_VERSION = "serving.kserve.io/v1beta1"
 PORT = 8080
+GRPC_PORT = 8081  # Open Inference Protocol over gRPC (KServe's default port)
 MODEL_MOUNT = "/mnt/models"
 
 ENV_PREFIXES = {"gating": "GOLEM_GATE_", "batching": "GOLEM_"}
@@ -120,9 +121,10 @@ def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], 
         "image": f"{image.get('repository', 'ghcr.io/golemline/golemline')}:{image.get('tag', '0.1.0')}",
         "imagePullPolicy": image.get("pullPolicy", "IfNotPresent"),
         "command": ["golem"],
-        "args": ["serve", "--http-port", str(PORT), *args],
+        "args": ["serve", "--http-port", str(PORT), "--grpc-port", str(GRPC_PORT), *args],
         "env": env_list,
-        "ports": [{"containerPort": PORT, "protocol": "TCP", "name": "http1"}],
+        "ports": [{"containerPort": PORT, "protocol": "TCP", "name": "http1"},
+                  {"containerPort": GRPC_PORT, "protocol": "TCP", "name": "h2c"}],
         "resources": resources,
         "securityContext": copy.deepcopy(CONTAINER_SECURITY),
         "volumeMounts": [{"name": "model-cache", "mountPath": "/var/cache/golemline"},
