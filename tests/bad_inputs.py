@@ -47,7 +47,7 @@ def _v2(**inputs: list[str]) -> dict[str, object]:
 
 
 REFUSED: list[Case] = [
-    Case("malformed JSON", "pipeline", "v1", "{not json", 400, "Unrecognized request format"),
+    Case("malformed JSON", "pipeline", "v1", "{not json", 400, "the body is not JSON"),
     Case("malformed JSON (v2)", "pipeline", "v2", "{not json", 400, "malformed request body (1: JSON decode error)"),
     Case("body is a JSON array", "pipeline", "v1", [1, 2], 400, "'instances' list"),
     Case("instances is not a list", "pipeline", "v1", {"instances": {"audio": SPEECH}}, 400, "'instances' list"),

@@ -174,3 +174,32 @@ def test_the_operator_without_a_cluster_is_one_line_and_exit_2(tmp_path: Path) -
     assert proc.returncode == 2
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith("golemline-operator: error: no Kubernetes configuration found") and "KUBECONFIG" in line
+
+
+def test_an_lru_budget_is_never_exceeded_and_one_that_cannot_work_fails_up_front() -> None:
+    budget = 200 * 1024 * 1024
+    proc = golem("run", "samples/weather.wav", "samples/timer.wav", "--policy", "lru", "--budget", "200MiB", "--json")
+    assert proc.returncode == 0, proc.stderr
+    for line in proc.stdout.splitlines():
+        memory = json.loads(line)["memory"]
+        assert memory["budget_bytes"] == budget and 0 < memory["peak_golem_bytes"] <= budget
+        assert memory["budget_warnings"] == []
+    too_small = golem("run", "samples/weather.wav", "--policy", "lru", "--budget", "150MiB")
+    assert too_small.returncode == 2
+    assert too_small.stdout == "" and "cannot hold golem scribe (" in too_small.stderr
+
+
+@pytest.mark.parametrize("args", [["models", "list", "--policy", "lru"], ["models", "verify", "--budget", "1GB"],
+                                  ["profile", "--golem", "oracle", "--policy", "lru"]])
+def test_commands_refuse_options_that_do_nothing_there(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(args)
+    assert raised.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_collecting_tests_does_not_feed_pytest_flags_to_kserve() -> None:
+    """KServe parses the command line when imported; `pytest --co` must not be read as its --configure_logging."""
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--co", "-q", "tests/test_interpreter.py"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "tests collected" in proc.stdout or "collected" in proc.stdout

@@ -230,6 +230,79 @@ def test_grpc_auth_uses_bearer_metadata_and_leaves_probes_open() -> None:
         guarded.stop()
 
 
+def _grpc_tensor(name: str, datatype: str, shape: list[int], values: list[Any]) -> Any:
+    """A V2 gRPC input tensor; over gRPC, audio is the raw file (base64 text in the catalogue is decoded)."""
+    import binascii
+
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+
+    if datatype != "BYTES":
+        contents = pb.InferTensorContents(fp32_contents=[float(v) for v in values])
+    else:
+        elements = []
+        for value in values:
+            if name == "audio" and isinstance(value, str):
+                try:
+                    elements.append(base64.b64decode(value, validate=True))
+                    continue
+                except (binascii.Error, ValueError):
+                    pass
+            elements.append(value.encode() if isinstance(value, str) else json.dumps(value).encode())
+        contents = pb.InferTensorContents(bytes_contents=elements)
+    return pb.ModelInferRequest.InferInputTensor(name=name, datatype=datatype, shape=shape, contents=contents)
+
+
+def _as_grpc(case: Any) -> Any:
+    """A catalogue case as a gRPC ModelInferRequest, or None where the case has no gRPC form (malformed JSON, a
+    body that is not an object, V1-only envelope faults)."""
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+
+    body = case.body
+    if not isinstance(body, dict):
+        return None
+    if case.protocol == "v1":
+        instances = body.get("instances")
+        if set(body) != {"instances"} or not isinstance(instances, list) or not instances or \
+                not all(isinstance(i, dict) for i in instances):
+            return None
+        names = list(dict.fromkeys(k for i in instances for k in i))
+        if any(set(i) != set(names) for i in instances):
+            return None
+        inputs = [_grpc_tensor(n, "BYTES", [len(instances)], [i[n] for i in instances]) for n in names]
+    else:
+        inputs = [_grpc_tensor(t["name"], t["datatype"], t["shape"], t["data"]) for t in body["inputs"]]
+    return pb.ModelInferRequest(model_name=case.model, inputs=inputs)
+
+
+def test_the_bad_input_catalogue_over_grpc(server: Server) -> None:
+    """Every catalogue case that has a gRPC form gets the status code of its HTTP answer and a message; good
+    requests in between still succeed, and the server stays up."""
+    import grpc
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+    from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as stubs
+
+    from golemline.serving.grpc_server import STATUS_OF_HTTP
+    from tests.bad_inputs import REFUSED, SPEECH
+
+    good = pb.ModelInferRequest(model_name="scribe", inputs=[_grpc_tensor("audio", "BYTES", [1], [SPEECH])])
+    checked = 0
+    with grpc.insecure_channel(server.grpc_url) as channel:  # type: ignore[attr-defined]
+        stub = stubs.GRPCInferenceServiceStub(channel)
+        for case in REFUSED:
+            request = _as_grpc(case)
+            if request is None:
+                continue
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.ModelInfer(request, timeout=60)
+            assert refused.value.code() == STATUS_OF_HTTP[case.status], (case.name, refused.value.details())
+            assert refused.value.details(), case.name
+            checked += 1
+            assert "weather" in json.loads(stub.ModelInfer(good, timeout=60).outputs[0].contents.bytes_contents[0])[
+                "text"].lower()
+        assert stub.ServerLive(pb.ServerLiveRequest()).live
+    assert checked >= 25  # most of the catalogue has a gRPC form
+
+
 def test_no_request_in_this_module_produced_a_500(server: Server) -> None:
     """Runs last in this module: every good and bad request above was answered without a server error."""
     import re

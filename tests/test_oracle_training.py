@@ -31,6 +31,8 @@ def test_training_twice_gives_identical_weights(tmp_path: Path) -> None:
     first = train(tmp_path / "a", WHISPER_TOKENIZER, recipe, log_every=0)
     second = train(tmp_path / "b", WHISPER_TOKENIZER, recipe, log_every=0)
     assert first["sha256"] == second["sha256"]
+    # a model directory is meant to be shared: readable by others (safetensors alone writes 0600)
+    assert all(f.stat().st_mode & 0o777 == 0o644 for f in (tmp_path / "a").iterdir())
 
 
 def test_bundled_model_records_its_recipe() -> None:

@@ -118,6 +118,14 @@ def test_a_json_body_with_another_content_type_is_read_as_json(server: Server, c
     assert response.json()["predictions"][0]["labels"][0] == "music"
 
 
+def test_a_v2_json_body_without_the_binary_header_is_json_whatever_its_content_type(server: Server) -> None:
+    body = json.dumps({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["play some jazz"]}]})
+    for headers in ({"content-type": "text/plain"}, {}):
+        response = httpx.post(f"{server.url}/v2/models/interpreter/infer", content=body, headers=headers, timeout=30)
+        assert response.status_code == 200, response.text
+        assert json.loads(response.json()["outputs"][0]["data"][0])["labels"][0] == "music"
+
+
 def test_v2_malformed_json_is_a_400_with_an_error(server: Server) -> None:
     response = httpx.post(f"{server.url}/v2/models/pipeline/infer", content=b'{"inputs": [',
                           headers={"content-type": "application/json"}, timeout=30)

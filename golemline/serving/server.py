@@ -197,6 +197,9 @@ async def client_error_handler(request: Request, exc: Exception) -> JSONResponse
         status, message = 400, f"malformed request body ({problems}); send JSON as the protocol describes"
     elif isinstance(exc, kserve_errors.InvalidInput):
         status, message = 400, str(exc.reason if hasattr(exc, "reason") else exc)
+        if message.startswith("Unrecognized request format"):  # KServe's JSON parser refused the body
+            message = (f"the body is not JSON ({message.split(': ', 1)[-1]}); send a JSON body "
+                       "(content-type: application/json), or binary tensors with Inference-Header-Content-Length")
     elif isinstance(exc, kserve_errors.ModelNotFound):
         status, message = 404, str(exc.reason if hasattr(exc, "reason") else exc)
     else:  # ModelNotReady, ServerNotReady
