@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from golemline import requestid
 from golemline.audio import Audio, decode
 from golemline.domain import IntentRequest, IntentResult, Reply, ReplyRequest, Transcript
 from golemline.errors import InvalidInput
@@ -40,6 +41,7 @@ class PipelineResult:
     """One input's journey; `as_dict()` is exactly what `golem run --json` prints and the servers return."""
 
     input: str
+    request_id: str | None = None
     status: str = "ok"
     transcript: str | None = None
     intent: dict[str, Any] | None = None
@@ -55,8 +57,8 @@ class PipelineResult:
         self.reply = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"input": self.input, "status": self.status, "transcript": self.transcript,
-                "intent": self.intent, "reply": self.reply, "rejection": self.rejection,
+        return {"input": self.input, "request_id": self.request_id, "status": self.status,
+                "transcript": self.transcript, "intent": self.intent, "reply": self.reply, "rejection": self.rejection,
                 "stages": self.stages, "memory": self.memory}
 
 
@@ -75,9 +77,11 @@ class Chain:
         return results, time.perf_counter() - started
 
     async def run(self, inputs: list[tuple[str, Audio]]) -> list[PipelineResult]:
-        """Run named, decoded inputs through the chain; one result per input, in order."""
+        """Run named, decoded inputs through the chain; one result per input, in order. Results carry the current
+        request's id (served), or an id of their own (`golem run`), so an answer can be traced to its log lines."""
         gating = self.settings.gating
-        results = [PipelineResult(input=name) for name, _ in inputs]
+        current = requestid.CURRENT.get()
+        results = [PipelineResult(input=name, request_id=current or requestid.new_id()) for name, _ in inputs]
 
         live: list[int] = []
         for i, (_, audio) in enumerate(inputs):

@@ -101,6 +101,8 @@ class ServerSettings:
                                                                         "server"))
     stage_timeout_s: float = field(default=30.0, metadata=_opt("deadline for each remote golem call (then 504)",
                                                                "server"))
+    log_transcripts: bool = field(default=False, metadata=_opt(
+        "put transcripts in the per-request JSON log lines (off: only verdicts, reasons and timings)", "server"))
     # Base URLs of remote golems (split mode); None = the golem runs in this process.
     scribe_url: str | None = field(default=None, metadata=_opt("base URL of a remote scribe server", "server"))
     interpreter_url: str | None = field(default=None, metadata=_opt("base URL of a remote interpreter server",

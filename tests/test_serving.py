@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -216,3 +217,34 @@ def test_model_metadata_publishes_the_tensors_a_client_needs(server: Server) -> 
     assert "weather" in results["scribe"][0]["text"].lower()
     assert results["interpreter"][0]["labels"][0] == "weather"
     assert results["oracle"][0]["text"]
+
+
+def _request_lines(log: str, request_id: str) -> list[dict[str, object]]:
+    lines = [line[line.index("{"):] for line in log.splitlines() if "golemline.requests" in line and "{" in line]
+    return [entry for entry in map(json.loads, lines) if entry.get("request_id") == request_id]
+
+
+def test_a_request_id_is_honoured_returned_logged_once_and_no_audio_is_logged(server: Server) -> None:
+    audio = audio_b64(SAMPLES / "weather.wav")
+    response = httpx.post(f"{server.url}/v1/models/pipeline:predict", json={"instances": [{"audio": audio}]},
+                          headers={"X-Request-Id": "abc"}, timeout=60)
+    assert response.status_code == 200 and response.headers["x-request-id"] == "abc"
+    [result] = response.json()["predictions"]
+    assert result["request_id"] == "abc"
+    time.sleep(0.5)  # the line is written when the response is done
+    log = server.log.read_text()
+    [line] = _request_lines(log, "abc")
+    assert line["model"] == "pipeline" and line["status"] == 200
+    [entry] = line["results"]  # type: ignore[misc]
+    assert entry["verdict"] == "ok" and entry["intent"] == "weather" and set(entry["stages"]) == {
+        "scribe", "interpreter", "oracle"}
+    assert "transcript" not in entry and audio[:200] not in log and result["transcript"] not in log
+
+
+def test_without_a_request_id_one_is_issued(server: Server) -> None:
+    response = v1(server.url, "interpreter", [{"text": "play some jazz"}])
+    issued = response.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", issued)
+    evil = httpx.post(f"{server.url}/v1/models/interpreter:predict", json={"instances": [{"text": "hi there"}]},
+                      headers={"X-Request-Id": "x\\n{\"forged\": true}"}, timeout=30)
+    assert re.fullmatch(r"[0-9a-f]{32}", evil.headers["x-request-id"])  # no log injection through the header

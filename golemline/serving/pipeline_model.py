@@ -12,7 +12,7 @@ from typing import Any
 import kserve
 
 from golemline.pipeline import Chain
-from golemline.serving import metrics
+from golemline.serving import metrics, requestlog
 from golemline.serving.protocol import SIGNATURES, Prepared, audio_instance, instances_from, respond
 from golemline.settings import Settings
 
@@ -60,7 +60,9 @@ class PipelineModel(kserve.Model):
                 metrics.STAGE_SECONDS.labels(stage).observe(info["seconds"])
             if result.rejection:
                 metrics.REJECTIONS.labels(result.rejection["stage"], result.rejection["reason"]).inc()
-        return Prepared([r.as_dict() for r in results], payload.v2)
+        answers = [r.as_dict() for r in results]
+        requestlog.record_results(answers, self.settings.server.log_transcripts)
+        return Prepared(answers, payload.v2)
 
     async def postprocess(self, result: Any, headers: dict[str, str] | None = None,
                           response_headers: dict[str, str] | None = None) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import soundfile
 
+from golemline import requestid
 from golemline.audio import TARGET_RATE, Audio
 from golemline.domain import IntentRequest, IntentResult, Reply, ReplyRequest, Transcript
 from golemline.errors import InvalidInput, StageTimeout, StageUnavailable
@@ -73,7 +74,8 @@ class RemoteGolem:
         encode, result_type = CODECS[self.name]
         payload = {"inputs": encode(batch)}
         try:
-            response = await self._http().post(self.url, json=payload, timeout=self.timeout_s)
+            headers = {"x-request-id": current} if (current := requestid.CURRENT.get()) else None
+            response = await self._http().post(self.url, json=payload, timeout=self.timeout_s, headers=headers)
         except httpx.TimeoutException as exc:
             raise StageTimeout(f"golem {self.name} at {self.url} did not answer within {self.timeout_s:g} s") from exc
         except httpx.TransportError as exc:

@@ -35,12 +35,14 @@ from golemline.errors import ConfigError, GolemlineError, StageUnavailable
 from golemline.lifecycle import LifecycleManager, ManagedGolem
 from golemline.pipeline import STAGES, Chain, StageCaller, build_golems
 from golemline.predictors.base import Golem
+from golemline.requestid import RequestIdFilter
 from golemline.serving import metrics
 from golemline.serving.adapter import GolemModel
 from golemline.serving.batching import MicroBatcher
 from golemline.serving.pipeline_model import PipelineModel
 from golemline.serving.protocol import binary_request
 from golemline.serving.remote import RemoteGolem
+from golemline.serving.requestlog import RequestIds
 from golemline.settings import Settings
 
 log = logging.getLogger("golemline.serve")
@@ -249,6 +251,7 @@ def configure_app(settings: Settings) -> None:
         return response
 
     kserve_app.add_middleware(JsonUnlessBinary)
+    kserve_app.add_middleware(RequestIds, model_path=MODEL_PATH)
     kserve_app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
     if settings.server.auth_token:
         kserve_app.add_middleware(BearerAuth, token=settings.server.auth_token)
@@ -408,12 +411,14 @@ def _configure_logging() -> None:
     from fastapi.exceptions import FastAPIDeprecationWarning
 
     warnings.filterwarnings("ignore", category=FastAPIDeprecationWarning)
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s [%(request_id)s] %(message)s"))
+    handler.addFilter(RequestIdFilter())
+    for logger in (log, logging.getLogger("golemline.requests")):
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
 
 
 def _check_port_free(host: str, port: int) -> None:
