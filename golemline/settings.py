@@ -101,6 +101,8 @@ class ServerSettings:
                                                                         "server"))
     stage_timeout_s: float = field(default=30.0, metadata=_opt("deadline for each remote golem call (then 504)",
                                                                "server"))
+    canary_interval_s: float = field(default=0.0, metadata=_opt(
+        "run the golden-set canary through the pipeline every this many seconds (0: off)", "server"))
     log_transcripts: bool = field(default=False, metadata=_opt(
         "put transcripts in the per-request JSON log lines (off: only verdicts, reasons and timings)", "server"))
     # Base URLs of remote golems (split mode); None = the golem runs in this process.
@@ -120,6 +122,8 @@ class ServerSettings:
             raise ConfigError("max_batch_size must be between 1 and 256")
         if self.max_queue < self.max_batch_size:
             raise ConfigError("max_queue must be at least max_batch_size")
+        if self.canary_interval_s < 0:
+            raise ConfigError("canary_interval_s must be 0 (off) or a positive number of seconds")
         if self.stage_timeout_s <= 0 or self.max_latency_ms < 0:
             raise ConfigError("timeouts must be positive")
         if not 0 < self.http_port < 65536:

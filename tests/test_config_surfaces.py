@@ -35,12 +35,14 @@ def test_the_crd_gating_section_has_every_threshold_and_nothing_else() -> None:
 def test_every_batching_property_is_a_server_setting() -> None:
     server = {_camel(f.name) for f in fields(ServerSettings)}
     assert set(_spec_schema()["batching"]["properties"]) <= server
+    assert {f"canary{p[0].upper()}{p[1:]}" for p in _spec_schema()["canary"]["properties"]} <= server
 
 
 @pytest.mark.parametrize(("section", "prop", "env"), [
     ("gating", "minRmsDbfs", "GOLEM_GATE_MIN_RMS_DBFS"),
     ("gating", "maxReplyCompressionRatio", "GOLEM_GATE_MAX_REPLY_COMPRESSION_RATIO"),
     ("batching", "maxBatchSize", "GOLEM_MAX_BATCH_SIZE"),
+    ("canary", "intervalS", "GOLEM_CANARY_INTERVAL_S"),
 ])
 def test_the_operator_naming_rule(section: str, prop: str, env: str) -> None:
     assert env_name(section, prop) == env
@@ -52,7 +54,8 @@ def _full_spec() -> dict[str, Any]:
     gating = {name: 1 if schema["gating"]["properties"][name].get("type") == "integer" else 0.5
               for name in schema["gating"]["properties"]}
     batching = {name: 16 for name in schema["batching"]["properties"]}
-    return {"gating": gating, "batching": batching, "lifecycle": {"policy": "lru", "budget": "2GiB"},
+    return {"gating": gating, "batching": batching, "canary": {"intervalS": 60},
+            "lifecycle": {"policy": "lru", "budget": "2GiB"},
             "gpuHourlyPrice": 2.5, "golems": {g: {"model": f"/models/{g}", "backend": b, "dtype": "fp16"}
                                                for g, b in (("scribe", "transformers"), ("interpreter", "nli"),
                                                             ("oracle", "causal-lm"))}}

@@ -161,3 +161,36 @@ def test_key_panels_render_to_png(scraped: tuple[Server, str], tmp_path: Path) -
     out = render(prometheus, tmp_path / "panels.png", minutes=3)
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_a_broken_interpreter_drops_canary_accuracy_and_fires_the_alert(tmp_path: Path, tiny_nli_dir: Path) -> None:
+    """Swap in an Interpreter that names wrong labels (random NLI weights): the canary's accuracy falls on a real
+    Prometheus and the alert fires (the rules are loaded with their `for` durations removed, so it fires at once)."""
+    import yaml
+
+    server = Server("--canary-interval-s", "2", "--interpreter-backend", "nli", "--interpreter-model",
+                    str(tiny_nli_dir), "--gate-min-intent-score", "0", "--gate-min-intent-margin", "0")
+    groups = rules.rule_groups()
+    for group in groups["groups"]:
+        for rule in group["rules"]:
+            rule.pop("for", None)
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(groups, sort_keys=False))
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: ['{tmp_path / 'rules.yaml'}']\n"
+        f"scrape_configs:\n  - job_name: golemline\n    static_configs: [{{targets: ['127.0.0.1:{server.port}']}}]\n")
+    port = free_port()
+    prometheus = subprocess.Popen(
+        [str(PROMETHEUS), f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        server.wait_ready()
+        url = f"http://127.0.0.1:{port}"
+        [accuracy] = eventually(url, 'golemline_canary_accuracy{stage="interpreter"} < 1', timeout=120)
+        assert float(accuracy["value"][1]) < 1
+        eventually(url, 'ALERTS{alertname="GolemlineCanaryAccuracyDropped", alertstate="firing"}', timeout=60)
+        assert query(url, 'golemline_canary_accuracy{stage="scribe"} == 1')  # the scribe still works
+    finally:
+        prometheus.terminate()
+        prometheus.wait(timeout=20)
+        server.stop()

@@ -22,6 +22,10 @@ IDLE_RATIO = "golemline:idle_ratio:rate5m"
 SWAP_DOLLARS_PER_HOUR = "golemline:swap_dollars_per_hour:rate5m"
 REJECTED_RATIO = "golemline:pipeline_rejected:ratio_rate5m"
 LATENCY_P95 = "golemline:request_duration_seconds:p95_rate5m"
+REJECTION_SHARE_1H = "golemline:rejection_share:ratio_rate1h"
+REJECTION_SHARE_7D = "golemline:rejection_share:ratio_rate7d"
+DRIFT_THRESHOLD = 0.15
+"""A reason's share of pipeline requests that moves this far from its 7-day share is drift worth a look."""
 
 
 def recording_rules() -> list[dict[str, str]]:
@@ -42,6 +46,12 @@ def recording_rules() -> list[dict[str, str]]:
          "expr": f'sum(rate({n.REQUESTS}{{model="pipeline",outcome="rejected"}}[5m])) / {PIPELINE_REQUESTS}'},
         {"record": LATENCY_P95,
          "expr": f"histogram_quantile(0.95, sum by (le, model) (rate({n.REQUEST_SECONDS}_bucket[5m])))"},
+        # The rejection mix: each (stage, reason)'s share of pipeline requests, now (1 h) and over the baseline
+        # (7 days). A microphone, a noisy line or a new model moves it without moving latency or cost.
+        *[{"record": record,
+           "expr": f"sum by (stage, reason) (rate({n.REJECTIONS}[{window}])) / scalar(sum(rate("
+                   f'{n.REQUESTS}{{model="pipeline"}}[{window}])))'}
+          for record, window in ((REJECTION_SHARE_1H, "1h"), (REJECTION_SHARE_7D, "7d"))],
     ]
 
 
@@ -68,6 +78,30 @@ def alerts(latency_slo: str) -> list[dict[str, Any]]:
          "labels": {"severity": "info"},
          "annotations": {"summary": "A golem's GPU has been under 5% busy for 30 minutes",
                          "description": "Paid but idle: scale down, share the GPU (MIG), or run a monolith."}},
+        {"alert": "GolemlineCanaryAccuracyDropped", "expr": f'{n.CANARY_ACCURACY}{{stage="pipeline"}} < 1',
+         "for": "10m", "labels": {"severity": "critical"},
+         "annotations": {"summary": "The golden-set canary gets wrong answers",
+                         "description": "A known sample no longer gets its known verdict: check the per-stage "
+                                        "canary accuracy and the pod's log (it names the samples)."}},
+        {"alert": "GolemlineCanaryKnownGoodRejected", "expr": f"{n.CANARY_KNOWN_GOOD_REJECTED} > 0", "for": "10m",
+         "labels": {"severity": "warning"},
+         "annotations": {"summary": "The canary's known-good commands are being rejected",
+                         "description": "The gate stops clean speech: a model or threshold change, or the Scribe "
+                                        "hears worse than before."}},
+        {"alert": "GolemlineCanaryStale",
+         "expr": f"{n.CANARY_INTERVAL} > 0 and (time() - {n.CANARY_LAST_RUN}) > 3 * {n.CANARY_INTERVAL}",
+         "for": "5m", "labels": {"severity": "warning"},
+         "annotations": {"summary": "The canary has stopped running",
+                         "description": "No successful canary run for three intervals: the pipeline may be down "
+                                        "(see golemline_canary_runs_total{outcome=\"error\"})."}},
+        {"alert": "GolemlineRejectionMixDrift",
+         "expr": f"abs({REJECTION_SHARE_1H} - {REJECTION_SHARE_7D}) > {DRIFT_THRESHOLD} and on () "
+                 f'sum(rate({n.REQUESTS}{{model="pipeline"}}[1h])) > 0.01',
+         "for": "30m", "labels": {"severity": "warning"},
+         "annotations": {"summary": "The mix of gate rejections has moved away from its 7-day baseline",
+                         "description": "A reason's share of requests changed by more than "
+                                        f"{DRIFT_THRESHOLD:.0%}: new microphone, noisy callers, or a model "
+                                        "version that hears differently."}},
     ]
 
 

@@ -41,6 +41,16 @@ ALLOCATED_DEVICES = Gauge("golemline_allocated_devices", "Devices this server ho
 DEVICE_BUSY = Counter("golemline_device_busy_seconds", "Seconds the device spent running the golem's batches "
                       "(× price per device-second = cost)", ["golem", "device"])
 
+CANARY_ACCURACY = Gauge("golemline_canary_accuracy", "Share of golden samples with the expected verdict at the last "
+                        "canary run, by stage (scribe, interpreter, pipeline)", ["stage"])
+CANARY_WER = Gauge("golemline_canary_wer", "Mean word error rate of the golden speech samples at the last canary run")
+CANARY_KNOWN_GOOD_REJECTED = Gauge("golemline_canary_known_good_rejected",
+                                   "Golden samples that must be answered but were rejected at the last canary run")
+CANARY_DURATION = Gauge("golemline_canary_duration_seconds", "Wall time of the last canary run")
+CANARY_LAST_RUN = Gauge("golemline_canary_last_run_timestamp_seconds", "When the last canary run finished (Unix time)")
+CANARY_INTERVAL = Gauge("golemline_canary_interval_seconds", "Configured seconds between canary runs (0: off)")
+CANARY_RUNS = Counter("golemline_canary_runs", "Canary runs, by outcome (ok, error)", ["outcome"])
+
 
 def initialise(golems: list[str], models: list[str], device: str, hourly_price: float, devices: int) -> None:
     """Create every labelled series at zero when a server starts, so that Prometheus sees each counter from 0:
@@ -64,3 +74,5 @@ def initialise(golems: list[str], models: list[str], device: str, hourly_price: 
     if "pipeline" in models:
         for stage in GOLEMS:
             STAGE_SECONDS.labels(stage)
+        for outcome in ("ok", "error"):
+            CANARY_RUNS.labels(outcome).inc(0)

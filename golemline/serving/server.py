@@ -465,12 +465,23 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
                 settings.server.host, settings.server.http_port, settings.server.grpc_port or "off",
                 ", ".join(m.name for m in deployment.models), settings.policy, settings.device,
                 settings.server.max_batch_size)
-    asyncio.run(_run(rest, grpc))
+    canary: Callable[[], Any] | None = None
+    if deployment.pipeline is not None and settings.server.canary_interval_s > 0:
+        from golemline.serving import canary as golden
+
+        pipeline = deployment.pipeline
+
+        def canary() -> Any:  # started inside the server's event loop
+            return golden.start(pipeline.chain, settings.server.canary_interval_s, pipeline.local_ready)
+
+    asyncio.run(_run(rest, grpc, canary))
     return 0
 
 
-async def _run(rest: RESTServer, grpc_factory: Callable[[], Any] | None) -> None:
-    """REST until it shuts down (SIGTERM drains it); gRPC beside it, stopped with the same grace."""
+async def _run(rest: RESTServer, grpc_factory: Callable[[], Any] | None,
+               canary_factory: Callable[[], Any] | None = None) -> None:
+    """REST until it shuts down (SIGTERM drains it); gRPC and the canary beside it."""
+    canary = canary_factory() if canary_factory is not None else None  # noqa: F841  (keeps the task referenced)
     grpc = grpc_factory() if grpc_factory is not None else None
     if grpc is not None:
         await grpc.start()

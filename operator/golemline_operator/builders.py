@@ -22,7 +22,7 @@ PORT = 8080
 GRPC_PORT = 8081  # Open Inference Protocol over gRPC (KServe's default port)
 MODEL_MOUNT = "/mnt/models"
 
-ENV_PREFIXES = {"gating": "GOLEM_GATE_", "batching": "GOLEM_"}
+ENV_PREFIXES = {"gating": "GOLEM_GATE_", "batching": "GOLEM_", "canary": "GOLEM_CANARY_"}
 """Spec sections copied to the environment property by property (the prefix, then the property in SNAKE_CASE)."""
 ACCELERATORS = ("nvidia.com/", "amd.com/", "gpu.intel.com/")
 """Extended-resource prefixes that mean "this pod has an accelerator": the one GPU decision (device and dtype)."""
