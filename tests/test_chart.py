@@ -148,8 +148,9 @@ def test_monitoring_objects_render_when_enabled() -> None:
 
 def test_dashboards_ship_as_sidecar_configmaps() -> None:
     maps = [d for d in _render_cached("default") if d["kind"] == "ConfigMap"]
-    assert {m["metadata"]["name"] for m in maps} == {"golems-golemline-dashboard-pipeline",
-                                                    "golems-golemline-dashboard-gpu", "golems-golemline-dashboard-cost"}
+    assert {m["metadata"]["name"] for m in maps} == {
+        "golems-golemline-dashboard-pipeline", "golems-golemline-dashboard-gpu", "golems-golemline-dashboard-cost",
+        "golems-golemline-dashboard-quality"}
     assert all(m["metadata"]["labels"]["grafana_dashboard"] == "1" for m in maps)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from golemline.observability import generate, names
-from golemline.observability.dashboards import DASHBOARDS
+from golemline.observability.dashboards import DASHBOARDS, queries, to_json, uid_of
 from golemline.observability.rules import rule_groups
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,12 +25,14 @@ def test_committed_files_match_the_generator() -> None:
 
 
 def test_dashboards_have_stable_uids_units_and_a_datasource_variable() -> None:
-    assert [d.uid for d in DASHBOARDS] == ["golemline-pipeline", "golemline-gpu", "golemline-cost"]
+    assert [uid_of(d) for d in DASHBOARDS] == ["golemline-pipeline", "golemline-gpu", "golemline-cost",
+                                               "golemline-quality"]
     for dashboard in DASHBOARDS:
-        body = dashboard.to_json()
+        body = to_json(dashboard)
         assert body["tags"] == ["golemline"]
-        assert body["templating"]["list"][0] == {"name": "datasource", "label": "Prometheus", "type": "datasource",
-                                                 "query": "prometheus", "current": {}, "hide": 0}
+        variable = body["templating"]["list"][0]
+        assert (variable["name"], variable["label"], variable["type"], variable["query"]) == (
+            "datasource", "Prometheus", "datasource", "prometheus")
         ids = [p["id"] for p in body["panels"]]
         assert len(ids) == len(set(ids))
         for panel in body["panels"]:
@@ -46,10 +48,11 @@ def _golemline_names(text: str) -> set[str]:
 
 def test_every_metric_name_used_is_exported() -> None:
     exported = {getattr(names, a) for a in dir(names) if a.isupper() and isinstance(getattr(names, a), str)}
+    exported |= set(names.SIGNALS.values())
     families = {e.removesuffix("_total") for e in exported}
     used = set()
     for dashboard in DASHBOARDS:
-        used |= {n for q in dashboard.queries() for n in _golemline_names(q)}
+        used |= {n for q in queries(to_json(dashboard)) for n in _golemline_names(q)}
     used |= _golemline_names(str(rule_groups()))
     unknown = {u for u in used if u not in exported and re.sub(r"_(bucket|sum|count|total)$", "", u) not in families}
     assert unknown == set()
@@ -61,7 +64,7 @@ def test_dcgm_names_match_dcgm_exporter_defaults() -> None:
     assert set(names.DCGM) <= defaults
     used = set()
     for dashboard in DASHBOARDS:
-        used |= {n for q in dashboard.queries() for n in re.findall(r"\bDCGM_[A-Z_]+", q)}
+        used |= {n for q in queries(to_json(dashboard)) for n in re.findall(r"\bDCGM_[A-Z_]+", q)}
     assert used and used <= defaults
 
 

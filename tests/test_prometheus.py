@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from golemline.observability import rules
-from golemline.observability.dashboards import DASHBOARDS
+from golemline.observability.dashboards import DASHBOARDS, queries, to_json, uid_of
 from tests.servers import Server, audio_b64, free_port, v1
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,12 +121,14 @@ def test_every_dashboard_query_evaluates(scraped: tuple[Server, str]) -> None:
     assert v1(server.url, "pipeline", clips).status_code == 200
     eventually(prometheus, f"{rules.GOLEM_COST_PER_1K}")  # recording rules have run
     for dashboard in DASHBOARDS:
-        for expression in dashboard.queries():
+        if uid_of(dashboard) == "golemline-quality":
+            continue  # needs the canary running: evaluated in the canary test below
+        for expression in queries(to_json(dashboard)):
             promql = expression.replace("$__rate_interval", "1m")
             if "DCGM_" in promql:
                 assert isinstance(query(prometheus, promql), list)  # parses and runs; no GPU here, so no data
             else:
-                assert eventually(prometheus, promql), (dashboard.uid, promql)
+                assert eventually(prometheus, promql), (uid_of(dashboard), promql)
 
 
 def test_cost_per_1k_requests_matches_a_hand_computation(scraped: tuple[Server, str]) -> None:
@@ -163,7 +165,8 @@ def test_key_panels_render_to_png(scraped: tuple[Server, str], tmp_path: Path) -
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
 
 
-def test_a_broken_interpreter_drops_canary_accuracy_and_fires_the_alert(tmp_path: Path, tiny_nli_dir: Path) -> None:
+def test_a_broken_interpreter_fires_the_canary_alert_and_quality_has_data(tmp_path: Path,
+                                                                          tiny_nli_dir: Path) -> None:
     """Swap in an Interpreter that names wrong labels (random NLI weights): the canary's accuracy falls on a real
     Prometheus and the alert fires (the rules are loaded with their `for` durations removed, so it fires at once)."""
     import yaml
@@ -190,6 +193,14 @@ def test_a_broken_interpreter_drops_canary_accuracy_and_fires_the_alert(tmp_path
         assert float(accuracy["value"][1]) < 1
         eventually(url, 'ALERTS{alertname="GolemlineCanaryAccuracyDropped", alertstate="firing"}', timeout=60)
         assert query(url, 'golemline_canary_accuracy{stage="scribe"} == 1')  # the scribe still works
+        # live traffic (the canary's own requests stay out of the production series), then every Quality query
+        clips = [{"audio": audio_b64(SAMPLES / name)} for name in ("weather.wav", "noise.wav", "timer.wav")]
+        assert v1(server.url, "pipeline", clips).status_code == 200
+        eventually(url, rules.REJECTION_SHARE_7D)
+        [quality] = [d for d in DASHBOARDS if uid_of(d) == "golemline-quality"]
+        for expression in queries(to_json(quality)):
+            promql = expression.replace("$__rate_interval", "1m").replace("$__interval", "1m")
+            assert eventually(url, promql), promql
     finally:
         prometheus.terminate()
         prometheus.wait(timeout=20)

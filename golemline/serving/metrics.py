@@ -41,6 +41,19 @@ ALLOCATED_DEVICES = Gauge("golemline_allocated_devices", "Devices this server ho
 DEVICE_BUSY = Counter("golemline_device_busy_seconds", "Seconds the device spent running the golem's batches "
                       "(× price per device-second = cost)", ["golem", "device"])
 
+# Gate signals, one histogram per signal with buckets on its own scale: their distributions over time are what
+# moves first when a microphone, a line or a model changes (the Quality dashboard's heatmaps).
+SIGNAL_BUCKETS = {
+    "no_speech_prob": (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 0.9, 1.0),
+    "avg_logprob": (-3.0, -2.0, -1.5, -1.0, -0.8, -0.6, -0.4, -0.2, 0.0),
+    "compression_ratio": (0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 2.4, 3.0, 5.0),
+    "intent_score": (0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+    "intent_margin": (0.02, 0.05, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5, 1.0),
+    "reply_tokens": (1, 2, 4, 8, 16, 32, 64, 128, 256),
+}
+SIGNALS = {name: Histogram(f"golemline_gate_{name}", f"Gate signal {name} of pipeline inputs that reached its stage",
+                           buckets=buckets) for name, buckets in SIGNAL_BUCKETS.items()}
+
 CANARY_ACCURACY = Gauge("golemline_canary_accuracy", "Share of golden samples with the expected verdict at the last "
                         "canary run, by stage (scribe, interpreter, pipeline)", ["stage"])
 CANARY_WER = Gauge("golemline_canary_wer", "Mean word error rate of the golden speech samples at the last canary run")

@@ -60,6 +60,8 @@ class PipelineModel(kserve.Model):
                 metrics.STAGE_SECONDS.labels(stage).observe(info["seconds"])
             if result.rejection:
                 metrics.REJECTIONS.labels(result.rejection["stage"], result.rejection["reason"]).inc()
+        for result in results:
+            observe_signals(result.as_dict())
         answers = [r.as_dict() for r in results]
         requestlog.record_results(answers, self.settings.server.log_transcripts)
         return Prepared(answers, payload.v2)
@@ -69,3 +71,21 @@ class PipelineModel(kserve.Model):
         for item in result.requests:
             metrics.REQUESTS.labels(self.name, item["status"]).inc()
         return respond(self.name, result.requests, result.v2)
+
+
+def observe_signals(result: dict[str, Any]) -> None:
+    """Every gate signal a result carries, into its histogram (whether or not the gate let it pass)."""
+    scribe = (result.get("stages", {}).get("scribe") or {}).get("signals") or {}
+    for name in ("no_speech_prob", "avg_logprob", "compression_ratio"):
+        if scribe.get(name) is not None:
+            metrics.SIGNALS[name].observe(scribe[name])
+    rejection = result.get("rejection") or {}
+    # the interpreter's scores: in the answer, or in its rejection's signals when it was the stage that refused
+    intent: dict[str, Any] = result.get("intent") or (
+        rejection.get("signals") or {} if rejection.get("stage") == "interpreter" else {})
+    for name, key in (("intent_score", "score"), ("intent_margin", "margin")):
+        if isinstance(intent.get(key), int | float):
+            metrics.SIGNALS[name].observe(intent[key])
+    oracle = (result.get("stages", {}).get("oracle") or {}).get("signals") or {}
+    if oracle.get("tokens") is not None:
+        metrics.SIGNALS["reply_tokens"].observe(oracle["tokens"])
