@@ -27,23 +27,27 @@ pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="the prometheus binar
                                 "(Debian package `prometheus`; .ci/run installs it)")
 
 
-@pytest.fixture(scope="module")
-def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
-    server = Server("--max-batch-size", "8", "--max-latency-ms", "25", env={"GOLEM_GPU_HOURLY_PRICE": str(PRICE)})
-    workdir = tmp_path_factory.mktemp("prometheus")
+def start_prometheus(workdir: Path, rule_file: Path, target_port: int) -> tuple[subprocess.Popen[bytes], str]:
+    """A real Prometheus on loopback scraping one golemline server every second, with a rules file loaded."""
     port = free_port()
     (workdir / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"rule_files: ['{RULES}']\n"
+        f"rule_files: ['{rule_file}']\n"
         "scrape_configs:\n"
         "  - job_name: golemline\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{server.port}']}}]\n")
+        f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n")
     prometheus = subprocess.Popen(
         [str(PROMETHEUS), f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
          f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return prometheus, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    server = Server("--max-batch-size", "8", "--max-latency-ms", "25", env={"GOLEM_GPU_HOURLY_PRICE": str(PRICE)})
+    prometheus, url = start_prometheus(tmp_path_factory.mktemp("prometheus"), RULES, server.port)
     try:
         server.wait_ready()
-        url = f"http://127.0.0.1:{port}"
         # Traffic must come after Prometheus has seen the zero-initialised series, or the first increments are
         # invisible to rate() (a counter first seen already incremented has no earlier sample to compare with).
         eventually(url, 'golemline_device_busy_seconds_total{golem="scribe"} == 0', timeout=60)
@@ -178,17 +182,9 @@ def test_a_broken_interpreter_fires_the_canary_alert_and_quality_has_data(tmp_pa
         for rule in group["rules"]:
             rule.pop("for", None)
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(groups, sort_keys=False))
-    (tmp_path / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"rule_files: ['{tmp_path / 'rules.yaml'}']\n"
-        f"scrape_configs:\n  - job_name: golemline\n    static_configs: [{{targets: ['127.0.0.1:{server.port}']}}]\n")
-    port = free_port()
-    prometheus = subprocess.Popen(
-        [str(PROMETHEUS), f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    prometheus, url = start_prometheus(tmp_path, tmp_path / "rules.yaml", server.port)
     try:
         server.wait_ready()
-        url = f"http://127.0.0.1:{port}"
         [accuracy] = eventually(url, 'golemline_canary_accuracy{stage="interpreter"} < 1', timeout=120)
         assert float(accuracy["value"][1]) < 1
         eventually(url, 'ALERTS{alertname="GolemlineCanaryAccuracyDropped", alertstate="firing"}', timeout=60)

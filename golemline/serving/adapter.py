@@ -41,7 +41,19 @@ def parse_instance(model: str, instance: Any, settings: Settings) -> Any:
     return ReplyRequest.create(fields.get("text"), fields.get("intent"))
 
 
-class GolemModel(kserve.Model):
+class SignedModel(kserve.Model):
+    """A served model whose V2 metadata comes from its `Signature` (the README's table, as data)."""
+
+    signature: Signature
+
+    def get_input_types(self) -> list[dict[str, Any]]:
+        return self.signature.metadata()[0]
+
+    def get_output_types(self) -> list[dict[str, Any]]:
+        return self.signature.metadata()[1]
+
+
+class GolemModel(SignedModel):
     """A served golem. `executor` runs a batch of requests (the golem's micro-batcher); `ready_when` says whether
     the golem can serve now (loaded, or loadable on demand under the lifecycle policy)."""
 
@@ -56,12 +68,6 @@ class GolemModel(kserve.Model):
 
     async def healthy(self) -> bool:
         return self._ready_when()
-
-    def get_input_types(self) -> list[dict[str, Any]]:
-        return self.signature.metadata()[0]
-
-    def get_output_types(self) -> list[dict[str, Any]]:
-        return self.signature.metadata()[1]
 
     async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
         """V1 dict or V2 InferRequest → validated typed requests (every input checked before any tensor)."""

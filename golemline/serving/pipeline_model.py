@@ -9,15 +9,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import kserve
-
 from golemline.pipeline import Chain
 from golemline.serving import metrics, requestlog
+from golemline.serving.adapter import SignedModel
 from golemline.serving.protocol import SIGNATURES, Prepared, audio_instance, instances_from, respond
 from golemline.settings import Settings
 
 
-class PipelineModel(kserve.Model):
+class PipelineModel(SignedModel):
     """V1 instance / V2 input: {"audio": base64 of WAV/FLAC/MP3/OGG}; result: the `golem run --json` object."""
 
     signature = SIGNATURES["pipeline"]
@@ -38,12 +37,6 @@ class PipelineModel(kserve.Model):
 
     def local_ready(self) -> bool:
         return self._local_ready()
-
-    def get_input_types(self) -> list[dict[str, Any]]:
-        return self.signature.metadata()[0]
-
-    def get_output_types(self) -> list[dict[str, Any]]:
-        return self.signature.metadata()[1]
 
     async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
         instances, v2 = instances_from(payload, self.name, self.signature.inputs)
