@@ -69,9 +69,13 @@ def test_operator_manifests_from_the_examples_run_on_the_gpu_pool(example: str) 
     services = build_inference_services(pipeline)
     assert len(services) == (4 if example == "gpu-pool" else 1)
     for isvc in services:
-        validate(isvc)
+        validate(isvc)  # the autoScaling block included: against the KServe CRD's schema
         predictor = isvc["spec"]["predictor"]
         validate(pod_of(predictor))
+        [metric] = predictor["autoScaling"]["metrics"]  # every example workload scales on its own signal
+        assert metric["type"] == "External" and metric["external"]["metric"]["backend"] == "prometheus"
+        assert isvc["metadata"]["name"] in metric["external"]["metric"]["query"]
+        assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "keda"
         if isvc["metadata"]["labels"]["app.kubernetes.io/component"] == "transformer":
             continue
         limits = predictor["containers"][0]["resources"]["limits"]

@@ -169,3 +169,29 @@ def test_every_predictor_exposes_rest_and_grpc() -> None:
         assert {(p["name"], p["containerPort"]) for p in container["ports"]} == {("http1", 8080), ("h2c", 8081)}
         assert container["args"][container["args"].index("--grpc-port") + 1] == "8081"
         validate(isvc)
+
+
+@pytest.mark.parametrize(("metric", "query", "target"), [
+    ("queueDepth", 'sum(golemline_queue_depth{namespace="ml", pod=~"p-scribe-predictor-.*"})', {"type": "AverageValue",
+                                                                                                "averageValue": "4"}),
+    ("requestRate", 'sum(rate(golemline_requests_total{namespace="ml", pod=~"p-scribe-predictor-.*"}[1m]))',
+     {"type": "AverageValue", "averageValue": "4"}),
+    ("gpuUtilization", 'avg(DCGM_FI_DEV_GPU_UTIL{namespace="ml", pod=~"p-scribe-predictor-.*"})',
+     {"type": "Value", "value": "4"}),
+])
+def test_a_golem_scales_on_its_own_signal(metric: str, query: str, target: dict[str, str]) -> None:
+    body = {"apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
+            "metadata": {"name": "p", "namespace": "ml", "uid": "u"},
+            "spec": {"golems": {"scribe": {"minReplicas": 0, "maxReplicas": 5,
+                                           "autoscaling": {"metric": metric, "target": 4,
+                                                           "scaleDownStabilizationSeconds": 60}}}}}
+    validate(body)
+    scribe, interpreter, *_ = build_inference_services(body)
+    validate(scribe)
+    scaling = scribe["spec"]["predictor"]["autoScaling"]
+    [external] = [m["external"] for m in scaling["metrics"]]
+    assert external["metric"]["query"] == query and external["target"] == target
+    assert external["metric"]["serverAddress"] == "http://prometheus-operated.monitoring.svc:9090"
+    assert scaling["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 60
+    assert scribe["spec"]["predictor"]["minReplicas"] == 0  # scale to zero with Serverless
+    assert "autoScaling" not in interpreter["spec"]["predictor"]  # only where asked

@@ -56,7 +56,8 @@ async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
         "apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
         "metadata": {"name": "demo", "namespace": "ml", "uid": "uid-demo", "generation": 1, "resourceVersion": "1"},
         "spec": {"mode": "microservices", "batching": {"maxBatchSize": 8},
-                 "golems": {"scribe": {"gpu": {"count": 1}, "nodeSelector": {"pool": "gpu"}}}}}
+                 "golems": {"scribe": {"gpu": {"count": 1}, "nodeSelector": {"pool": "gpu"},
+                                       "autoscaling": {"metric": "queueDepth", "target": 4}}}}}
     settings = kopf.OperatorSettings()
     settings.scanning.disabled = True
     settings.posting.enabled = False
@@ -69,6 +70,12 @@ async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
         scribe = kmock.objects[ISVCS, "ml", "demo-scribe"]
         assert scribe["metadata"]["ownerReferences"][0]["uid"] == "uid-demo"
         assert scribe["spec"]["predictor"]["nodeSelector"] == {"pool": "gpu"}
+
+        def scribe_target() -> str | None:
+            scaling = kmock.objects[ISVCS, "ml", "demo-scribe"]["spec"]["predictor"].get("autoScaling") or {}
+            return next((m["external"]["target"]["averageValue"] for m in scaling.get("metrics", [])), None)
+
+        assert scribe_target() == "4"
         await until(lambda: (kmock.objects[PIPELINES, "ml", "demo"].get("status") or {}).get("conditions"))
         status = kmock.objects[PIPELINES, "ml", "demo"]["status"]
         assert status["conditions"][0]["type"] == "Ready" and status["conditions"][0]["status"] == "False"
@@ -83,7 +90,9 @@ async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
 
         # update → the change is patched into the children
         await kmock.patch("/apis/golemline.io/v1alpha1/namespaces/ml/golempipelines/demo",
-                          json={"metadata": {"generation": 2}, "spec": {"batching": {"maxBatchSize": 32}}},
+                          json={"metadata": {"generation": 2}, "spec": {
+                              "batching": {"maxBatchSize": 32},
+                              "golems": {"scribe": {"autoscaling": {"metric": "queueDepth", "target": 8}}}}},
                           headers={"Content-Type": "application/merge-patch+json"})
 
         def batch_env() -> str | None:
@@ -91,6 +100,7 @@ async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
             return next((e["value"] for e in env if e["name"] == "GOLEM_MAX_BATCH_SIZE"), None)
 
         await until(lambda: batch_env() == "32")
+        await until(lambda: scribe_target() == "8")  # the autoscaling change reaches the InferenceService
 
         # mode switch → the golem services go, the monolith comes
         await kmock.patch("/apis/golemline.io/v1alpha1/namespaces/ml/golempipelines/demo",

@@ -168,6 +168,40 @@ def _isvc(body: dict[str, Any], name: str, component: str, predictor: dict[str, 
     }
 
 
+AUTOSCALING_QUERIES = {
+    # What each replica carries; KEDA scales to ceil(metric / target) replicas (AverageValue), or keeps the average at
+    # the target (Value) for a utilisation.
+    "queueDepth": ("sum(golemline_queue_depth{{{pods}}})", "AverageValue"),
+    "requestRate": ("sum(rate(golemline_requests_total{{{pods}}}[1m]))", "AverageValue"),
+    "gpuUtilization": ("avg(DCGM_FI_DEV_GPU_UTIL{{{pods}}})", "Value"),
+}
+DEFAULT_PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
+
+
+def _autoscale(spec: dict[str, Any], workload: dict[str, Any], isvc: dict[str, Any]) -> dict[str, Any]:
+    """Per-workload autoscaling on the golem's own signal: a KEDA external metric from Prometheus, in the
+    InferenceService's `autoScaling` block (KServe's own CPU-utilisation HPA is the wrong signal for a GPU golem)."""
+    config = workload.get("autoscaling")
+    if not config:
+        return isvc
+    meta = isvc["metadata"]
+    pods = f'namespace="{meta["namespace"]}", pod=~"{meta["name"]}-predictor-.*"'
+    template, target_type = AUTOSCALING_QUERIES[config["metric"]]
+    target_key = "averageValue" if target_type == "AverageValue" else "value"
+    isvc["spec"]["predictor"]["autoScaling"] = {
+        "metrics": [{"type": "External", "external": {
+            "metric": {"backend": "prometheus",
+                       "serverAddress": config.get("prometheusAddress") or spec.get("autoscalingPrometheus")
+                       or DEFAULT_PROMETHEUS,
+                       "query": template.format(pods=pods)},
+            "target": {"type": target_type, target_key: str(config["target"])}}}],
+        "behavior": {"scaleDown": {
+            "stabilizationWindowSeconds": int(config.get("scaleDownStabilizationSeconds", 300))}},
+    }
+    meta["annotations"]["serving.kserve.io/autoscalerClass"] = "keda"
+    return isvc
+
+
 def build_inference_services(body: dict[str, Any]) -> list[dict[str, Any]]:
     """Every InferenceService a GolemPipeline needs, in a stable order."""
     spec, namespace = body.get("spec") or {}, body["metadata"]["namespace"]
@@ -181,15 +215,15 @@ def build_inference_services(body: dict[str, Any]) -> list[dict[str, Any]]:
         for golem in GOLEMS:
             env.update(_golem_env(spec, golem))
         predictor = _predictor(spec, workload, [], env, 1, auth)
-        return [_isvc(body, isvc_names["monolith"], "monolith", predictor)]
+        return [_autoscale(spec, workload, _isvc(body, isvc_names["monolith"], "monolith", predictor))]
     services = []
     for golem in GOLEMS:
         workload = (spec.get("golems") or {}).get(golem) or {}
         env = {**common, **_golem_env(spec, golem)}
         predictor = _predictor(spec, workload, ["--golem", golem], env, 1, auth, dtype_of=golem)
-        services.append(_isvc(body, isvc_names[golem], golem, predictor))
+        services.append(_autoscale(spec, workload, _isvc(body, isvc_names[golem], golem, predictor)))
     transformer = spec.get("transformer") or {}
     urls = {f"GOLEM_{g.upper()}_URL": predictor_url(isvc_names[g], namespace) for g in GOLEMS}
     predictor = _predictor(spec, transformer, ["--transformer"], {**common, **urls}, 0, auth)
-    services.append(_isvc(body, isvc_names["pipeline"], "transformer", predictor))
+    services.append(_autoscale(spec, transformer, _isvc(body, isvc_names["pipeline"], "transformer", predictor)))
     return services
