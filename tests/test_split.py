@@ -41,6 +41,18 @@ def test_transformer_gives_the_same_results_as_the_monolith(split: dict[str, Ser
         assert (result["rejection"] or {}).get("reason") == (expected[name]["rejection"] or {}).get("reason")
 
 
+def test_the_request_id_crosses_every_hop(split: dict[str, Server]) -> None:
+    """Before the test below, which kills a golem of this module's deployment."""
+    response = httpx.post(f"{split['transformer'].url}/v1/models/pipeline:predict",
+                          json={"instances": [{"audio": audio_b64(SAMPLES / "weather.wav")}]},
+                          headers={"X-Request-Id": "split-hop-42"}, timeout=120)
+    assert response.status_code == 200 and response.headers["x-request-id"] == "split-hop-42"
+    assert response.json()["predictions"][0]["request_id"] == "split-hop-42"
+    time.sleep(0.5)
+    for name in ("scribe", "interpreter", "oracle", "transformer"):
+        assert '"request_id": "split-hop-42"' in split[name].log.read_text(), name
+
+
 def test_a_dead_golem_gives_503_naming_it_within_the_deadline(split: dict[str, Server]) -> None:
     split["scribe"].kill()
     started = time.monotonic()
@@ -91,14 +103,3 @@ def test_the_split_supervisor_restarts_a_dead_child_and_exits_only_on_sigterm() 
     finally:
         code = supervisor.stop()
     assert code == 0
-
-
-def test_the_request_id_crosses_every_hop(split: dict[str, Server]) -> None:
-    response = httpx.post(f"{split['transformer'].url}/v1/models/pipeline:predict",
-                          json={"instances": [{"audio": audio_b64(SAMPLES / "weather.wav")}]},
-                          headers={"X-Request-Id": "split-hop-42"}, timeout=120)
-    assert response.status_code == 200 and response.headers["x-request-id"] == "split-hop-42"
-    assert response.json()["predictions"][0]["request_id"] == "split-hop-42"
-    time.sleep(0.5)
-    for name in ("scribe", "interpreter", "oracle", "transformer"):
-        assert '"request_id": "split-hop-42"' in split[name].log.read_text(), name
