@@ -38,8 +38,7 @@ class _Ct2Inputs:
 
     short: list[int]
     features: np.ndarray | None
-    long: list[int]
-    long_audio: dict[int, Audio]
+    long: dict[int, Audio]  # batch position → audio longer than one window
 
 
 class CTranslate2Whisper(Backend[Audio, Transcript]):
@@ -107,10 +106,10 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         from faster_whisper.audio import pad_or_trim
 
         short = [i for i, audio in enumerate(batch) if audio.duration_s <= self.WINDOW_S]
-        long = [i for i in range(len(batch)) if i not in set(short)]
+        long = {i: audio for i, audio in enumerate(batch) if audio.duration_s > self.WINDOW_S}
         extractor = self._model.feature_extractor
         features = np.stack([pad_or_trim(extractor(batch[i].samples)) for i in short]) if short else None
-        return _Ct2Inputs(short, features, long, {i: batch[i] for i in long})
+        return _Ct2Inputs(short, features, long)
 
     def _forward(self, inputs: _Ct2Inputs) -> tuple[_Ct2Inputs, list[Any], list[str], dict[int, Transcript]]:
         """One encoder pass and one decoder call for the short utterances; faster-whisper's windowed
@@ -119,7 +118,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         languages: list[str] = []
         if inputs.features is not None:
             raw, languages = self._decode_batch(inputs.features)
-        return inputs, raw, languages, {i: self._one(inputs.long_audio[i]) for i in inputs.long}
+        return inputs, raw, languages, {i: self._one(audio) for i, audio in inputs.long.items()}
 
     def _decode_batch(self, features: np.ndarray) -> tuple[list[Any], list[str]]:
         from faster_whisper.transcribe import get_suppressed_tokens
