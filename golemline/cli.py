@@ -77,8 +77,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="measure configurations side by side (JSON + docs/performance.md)")
     bench.add_argument("--sections", default="batching,lifecycle,baseline,dtype,split,nli,transport",
-                       help="comma-separated: batching, lifecycle, baseline, dtype, split, nli, transport")
+                       help="comma-separated: batching, lifecycle, baseline, dtype, split, nli, transport, golems")
     bench.add_argument("--out", type=Path, default=Path("docs/bench.json"), help="where to write the JSON report")
+
+    plan = commands.add_parser("plan", help="size and price monolith, split and MIG layouts from measurements")
+    source = plan.add_mutually_exclusive_group()
+    source.add_argument("--bench", type=Path, default=Path("docs/bench.json"),
+                        help="`golem bench` JSON with a `golems` section (default docs/bench.json)")
+    source.add_argument("--prometheus", metavar="URL", help="read service times and memory from a live Prometheus "
+                        "scraping golemline instead")
+    plan.add_argument("--window", default="1h", help="Prometheus rate window (with --prometheus; default 1h)")
+    plan.add_argument("--rate", type=float, required=True, help="target pipeline requests per second")
+    plan.add_argument("--p95", type=float, required=True, help="p95 latency objective of the pipeline, seconds")
+    plan.add_argument("--prices", type=Path, help="device price table (YAML; default: the shipped table, "
+                      "golemline/plan/prices.yaml)")
+    plan.add_argument("--max-batch-size", type=int, default=8, help="micro-batch limit per golem (default 8)")
+    plan.add_argument("--max-latency-ms", type=float, default=10, help="batching window, ms (default 10)")
+    plan.add_argument("--values-out", type=Path, default=Path("golemline-plan-values.yaml"),
+                      help="where to write the chart values of the cheapest layout that meets the objective")
+    plan.add_argument("--json", action="store_true", help="print the candidates as JSON instead of a table")
 
     profile = commands.add_parser("profile", parents=[settings_options("models", "runtime")],
                                   help="torch.profiler around a golem's requests")
@@ -209,6 +226,38 @@ def command_serve(args: argparse.Namespace, argv: list[str]) -> int:
     return serve(settings, GOLEMS, with_pipeline=True)
 
 
+def command_plan(args: argparse.Namespace) -> int:
+    from golemline.plan import layouts, prices, profiles, report
+
+    for name, value in (("--rate", args.rate), ("--p95", args.p95), ("--max-batch-size", args.max_batch_size)):
+        if not value > 0:
+            raise ConfigError(f"{name} must be greater than 0 (got {value:g})")
+    if args.max_latency_ms < 0:
+        raise ConfigError(f"--max-latency-ms must be 0 or more (got {args.max_latency_ms:g})")
+    measurements = (profiles.from_prometheus(args.prometheus, args.window) if args.prometheus
+                    else profiles.from_bench(args.bench))
+    table = prices.load(args.prices)
+    objective = layouts.Objective(args.rate, args.p95, args.max_batch_size, args.max_latency_ms / 1000)
+    candidates = layouts.plan(measurements, table, objective)
+    fitting = [c for c in candidates if not c.note and c.meets(objective)]
+    if args.json:
+        print(json.dumps({"objective": vars(objective), "measured_on": measurements.measured_on,
+                          "candidates": [report.as_dict(c, objective) for c in candidates]}, indent=2))
+    else:
+        print(f"{objective.rate:g} req/s, p95 ≤ {objective.p95_s:g} s · service times from {measurements.source} "
+              f"(measured on {measurements.measured_on}) · prices from {table.source}")
+        print(report.table(candidates, objective))
+    if not fitting:
+        print("golem: error: no layout meets the objective within the table's devices and "
+              f"{layouts.MAX_REPLICAS} replicas per golem; relax --p95 or --rate", file=sys.stderr)
+        return 2
+    report.write_values(args.values_out, fitting[0], objective, measurements, table)
+    if not args.json:
+        print(f"cheapest that meets the objective: {fitting[0].label} on {fitting[0].device.name} "
+              f"→ {args.values_out}")
+    return 0
+
+
 def command_models(args: argparse.Namespace) -> int:
     from golemline import models_cli
 
@@ -251,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError(f"unknown bench sections {sorted(unknown)}; known: {', '.join(suite.SECTIONS)}")
             print(json.dumps(suite.run(sections, args.out), indent=2))
             return 0
+        if args.command == "plan":
+            return command_plan(args)
         if args.command == "profile":
             from golemline.bench.profile import print_report, profile
 

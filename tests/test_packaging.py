@@ -30,6 +30,7 @@ def test_the_wheel_holds_every_subpackage_and_the_shipped_data(wheel: Path) -> N
     packages = {str(p.parent.relative_to(ROOT)) for p in ROOT.glob("golemline/**/__init__.py")}
     assert {f"{package}/__init__.py" for package in packages} <= names
     assert {f"golemline/samples/{name}.wav" for name in ("weather", "noise")} <= names
+    assert "golemline/plan/prices.yaml" in names  # `golem plan`'s default price table
     assert "golemline/bundled/oracle-gpt2-tiny/model.safetensors" in names
     assert not any(name.startswith(("tests/", "operator/", "golemline_operator/")) for name in names)
 

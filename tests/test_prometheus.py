@@ -107,6 +107,24 @@ def test_golem_metrics_reach_prometheus(scraped: tuple[Server, str]) -> None:
     assert float(batched[0]["value"][1]) > 0  # some batches held more than one request
 
 
+def test_golem_plan_reads_service_times_and_memory_from_prometheus(scraped: tuple[Server, str]) -> None:
+    """`golem plan --prometheus`: seconds per batch and mean batch size from the scraped counters, against the
+    server's own /metrics totals (traffic from the test above; the window covers all of it)."""
+    from golemline.plan.profiles import from_prometheus
+
+    server, prometheus = scraped
+    eventually(prometheus, 'rate(golemline_batch_size_count{golem="oracle"}[10m]) > 0')
+    measured = from_prometheus(prometheus, window="10m")
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    busy = _metric_values(text, "golemline_device_busy_seconds_total")
+    requests = _metric_values(text, "golemline_batch_size_sum")
+    memory = _metric_values(text, "golemline_device_memory_bytes")
+    for golem, profile in measured.golems.items():
+        per_request = busy[golem] / requests[golem]
+        assert profile.curve.at(1) == pytest.approx(per_request, rel=0.15), golem
+        assert profile.memory_bytes == int(memory[golem])
+
+
 def _metric_values(text: str, name: str) -> dict[str, float]:
     """{golem: value} for one metric family in Prometheus text format."""
     values = {}

@@ -133,6 +133,23 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
                   "per hop). " + ("gRPC is clearly faster: make it the split default." if faster else
                                   "Not clearly faster (the rule: ≥20% at p50 and better at p95), so the transformer "
                                   "keeps REST to its golems; clients can use either."), ""]
+    if "golems" in bench:
+        g = {name: v for name, v in bench["golems"].items() if isinstance(v, dict)}
+        sizes = list(next(iter(g.values()))["batch_seconds"])
+        lines += ["## Each golem alone: seconds per batched pass (`golem plan`'s input)", "",
+                  "| golem | memory MiB | " + " | ".join(f"batch {b}" for b in sizes) + " |",
+                  "| --- | --- | " + " | ".join("---" for _ in sizes) + " |",
+                  *[f"| {name} | {v['memory_bytes'] / 2**20:.0f} | "
+                    + " | ".join(str(v["batch_seconds"][b]) for b in sizes) + " |" for name, v in g.items()], ""]
+    if "plan" in bench:
+        runs = bench["plan"]["runs"]
+        lines += ["## The planner against a measured load (monolith, one pod, Poisson arrivals)", "",
+                  "| rate req/s | predicted p95 s | measured p95 s | measured p50 s | prediction error |",
+                  "| --- | --- | --- | --- | --- |",
+                  *[f"| {r['rate']} | {r['predicted_p95_s']} | {r['measured_p95_s']} | {r['measured_p50_s']} | "
+                    f"{r['error']:+.0%} |" for r in runs], "",
+                  "Target: within ±30% — " + verdict(all(abs(r["error"]) <= 0.3 for r in runs)) + ". The model and "
+                  "its assumptions are in [planning.md](planning.md).", ""]
     if "nli" in bench:
         n = bench["nli"]
         lines += ["## Zero-shot NLI: all hypotheses in one pass vs one pass per label", "",

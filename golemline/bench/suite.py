@@ -8,6 +8,9 @@ interleaved in one run (the machines are noisy: only ratios from one run are rep
   split      split (transformer + three golem servers) vs monolith server: per-hop overhead
   nli        zero-shot NLI: all N label hypotheses in one pass vs one pass per label (distilbart-mnli-12-3's shape)
   transport  one hop to a golem over V2 REST vs V2 gRPC (what split mode pays per hop)
+  plan       `golem plan`'s predicted p95 against a measured open-loop (Poisson) load on a monolith server
+  golems     each golem alone: seconds per batched pass at batch sizes 1..16 and the memory it holds (`golem plan`'s
+             input)
 """
 
 from __future__ import annotations
@@ -318,9 +321,92 @@ def bench_transport(requests: int = 60) -> dict[str, Any]:
     return result
 
 
+# -- each golem alone: service time by batch size, memory (the planner's input) ----------------------------------
+GOLEM_BATCH_SIZES = (1, 2, 4, 8, 16)
+
+
+def golem_workload(name: str, size: int) -> list[Any]:
+    """`size` typed requests for one golem, cycling the sample set (what the pipeline hands each stage)."""
+    from golemline.domain import IntentRequest, ReplyRequest
+
+    names = list(SPOKEN)
+    picked = [names[i % len(names)] for i in range(size)]
+    if name == "scribe":
+        audio = dict(_samples())
+        return [audio[n] for n in picked]
+    if name == "interpreter":
+        return [IntentRequest.create(SPOKEN[n]) for n in picked]
+    return [ReplyRequest.create(SPOKEN[n], n) for n in picked]
+
+
+def bench_golems(repeats: int = 3, sizes: tuple[int, ...] = GOLEM_BATCH_SIZES) -> dict[str, Any]:
+    """Seconds per batched pass of each golem, loaded and alone (as a golem server's device thread runs it), at each
+    batch size: the service-time curve `golem plan` queues with. Sizes are interleaved so drift hits all alike."""
+    from golemline.pipeline import build_golems
+
+    settings = Settings()
+    golems = build_golems(settings)
+    result: dict[str, Any] = {}
+    for name, golem in golems.items():
+        golem.load()
+        golem.run(golem_workload(name, 2))  # warm-up: first-call allocations
+        times: dict[int, list[float]] = {size: [] for size in sizes}
+        for _ in range(repeats):
+            for size in sizes:
+                batch = golem_workload(name, size)
+                started = time.perf_counter()
+                golem.run(batch)
+                times[size].append(time.perf_counter() - started)
+        result[name] = {"device": settings.resolved_device, "dtype": settings.dtype,
+                        "memory_bytes": golem.memory_bytes(),
+                        "batch_seconds": {str(size): round(statistics.median(t), 4) for size, t in times.items()},
+                        "batch_seconds_max": {str(size): round(max(t), 4) for size, t in times.items()}}
+        golem.unload()
+    return result
+
+
+# -- the planner's prediction against a measured load ---------------------------------------------------------------
+def bench_plan(rates: tuple[float, ...] = (0.5, 1.0), requests: int = 60) -> dict[str, Any]:
+    """Measure each golem alone (the planner's input), then a monolith `golem serve` on loopback under Poisson
+    arrivals at each rate; the planner predicts the p95 for one pod on this machine from the first measurement.
+    Interleaving does not apply: the prediction has to come first, from its own inputs."""
+    from golemline.bench.loopback import Server, audio_b64
+    from golemline.bench.open_loop import poisson_load
+    from golemline.plan.layouts import Objective, monolith_estimate
+    from golemline.plan.prices import Device
+    from golemline.plan.profiles import GolemProfile
+    from golemline.plan.queueing import ServiceCurve
+
+    measured = bench_golems()
+    profiles = {name: GolemProfile(name, ServiceCurve({int(b): s for b, s in m["batch_seconds"].items()},
+                                                      {int(b): s for b, s in m["batch_seconds_max"].items()}),
+                                   m["memory_bytes"]) for name, m in measured.items()}
+    here = Device("this machine", "cpu", 1 << 40, 0.0)
+    defaults = Settings().server
+    server = Server()
+    bodies = [{"instances": [{"audio": audio_b64(sample_path(name))}]} for name in SPOKEN]
+    result: dict[str, Any] = {"golems": measured, "runs": []}
+    try:
+        server.wait_ready()
+        poisson_load(server.url, "pipeline", bodies, rate=2.0, requests=5)  # warm-up
+        for rate in rates:
+            objective = Objective(rate, 1.0, defaults.max_batch_size, defaults.max_latency_ms / 1000)
+            stations, predicted = monolith_estimate(profiles, here, 1, objective)
+            load = poisson_load(server.url, "pipeline", bodies, rate=rate, requests=requests)
+            result["runs"].append({
+                "rate": rate, "predicted_p95_s": round(predicted, 4), "measured_p95_s": load["p95_s"],
+                "measured_p50_s": load["p50_s"], "statuses": load["statuses"],
+                "error": round(predicted / load["p95_s"] - 1, 3),
+                "utilisation": {name: round(s.utilisation, 3) for name, s in stations.items()}})
+    finally:
+        server.stop()
+    return result
+
+
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "batching": bench_batching, "lifecycle": bench_lifecycle, "baseline": bench_baseline, "dtype": bench_dtype,
-    "split": bench_split, "nli": bench_nli, "transport": bench_transport}
+    "split": bench_split, "nli": bench_nli, "transport": bench_transport, "golems": bench_golems,
+    "plan": bench_plan}
 
 
 def run(sections: list[str], out: Path) -> dict[str, Any]:
