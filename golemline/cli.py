@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from golemline.pipeline import PipelineResult
 
 RUN_GROUPS = ("models", "runtime", "lifecycle", "gating")
+SECTION_NAMES = ("batching", "lifecycle", "baseline", "dtype", "split", "nli", "transport", "golems", "plan", "windows",
+                 "mixed", "pipeline")
+"""`golem bench` sections (golemline.bench.suite.SECTIONS; listed here so `--help` does not import torch)."""
 
 
 def _flag_type(option: Option) -> Callable[[str], Any]:
@@ -76,9 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="microservices: one process per golem plus one for the transformer")
 
     bench = commands.add_parser("bench", help="measure configurations side by side (JSON + docs/performance.md)")
-    bench.add_argument("--sections", default="batching,lifecycle,baseline,dtype,split,nli,transport",
-                       help="comma-separated: batching, lifecycle, baseline, dtype, split, nli, transport, golems")
+    bench.add_argument("--sections", default="batching,lifecycle,baseline,dtype,split,nli,transport",  # no baseline
+                       help="comma-separated: " + ", ".join(SECTION_NAMES))
     bench.add_argument("--out", type=Path, default=Path("docs/bench.json"), help="where to write the JSON report")
+    bench.add_argument("--baseline", type=Path, help="pipeline section: a checkout of the code to compare with")
 
     plan = commands.add_parser("plan", help="size and price monolith, split and MIG layouts from measurements")
     source = plan.add_mutually_exclusive_group()
@@ -175,13 +179,11 @@ def audio_paths(paths: Sequence[Path]) -> list[Path]:
 
 def command_run(args: argparse.Namespace) -> int:
     """Decode every input first; run the good ones; report each bad one as an error. Exit 2 if any was bad."""
+    from golemline.devices import apply_threads
     from golemline.pipeline import Pipeline
 
     settings = settings_from_args(args)
-    if settings.threads:
-        import torch
-
-        torch.set_num_threads(settings.threads)
+    apply_threads(settings.threads)
     pipeline = Pipeline(settings)
     outcomes: list[dict[str, Any] | None] = []
     good = []
@@ -298,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             unknown = set(sections) - set(suite.SECTIONS)
             if unknown:
                 raise ConfigError(f"unknown bench sections {sorted(unknown)}; known: {', '.join(suite.SECTIONS)}")
-            print(json.dumps(suite.run(sections, args.out), indent=2))
+            print(json.dumps(suite.run(sections, args.out, args.baseline), indent=2))
             return 0
         if args.command == "plan":
             return command_plan(args)

@@ -11,3 +11,12 @@ def resolve(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def apply_threads(threads: int | None) -> None:
+    """torch's intra-op threads for this process (`threads` setting; CTranslate2 takes the same number when the
+    Scribe loads). None keeps the libraries' defaults: one thread per core."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

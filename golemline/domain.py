@@ -52,12 +52,15 @@ class Transcript:
     no_speech_prob: float | None
     compression_ratio: float
     rms_dbfs: float
+    window_s: float | None = None  # the encoder window the audio ran on (None: windowed transcription)
+    speech_s: float | None = None  # seconds of speech the VAD found (None: not trimmed)
 
     @property
     def signals(self) -> dict[str, Any]:
         return {"avg_logprob": self.avg_logprob, "no_speech_prob": self.no_speech_prob,
                 "compression_ratio": round(self.compression_ratio, 3), "rms_dbfs": round(self.rms_dbfs, 1),
-                "duration_s": round(self.duration_s, 3), "words": len(self.text.split())}
+                "duration_s": round(self.duration_s, 3), "words": len(self.text.split()),
+                "window_s": self.window_s, "speech_s": None if self.speech_s is None else round(self.speech_s, 3)}
 
 
 # -- Interpreter -------------------------------------------------------------------------------------------------

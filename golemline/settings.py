@@ -158,6 +158,14 @@ class Settings:
     max_audio_bytes: int = field(default=25 * 1024 * 1024, metadata=_opt("largest audio file accepted (then "
                                                                          "413)", "runtime"))
     threads: int | None = field(default=None, metadata=_opt("CPU threads for inference", "runtime"))
+    # Whisper pads every input to 30 s; the encoder's work follows the window, so a 3 s command on the 10 s window
+    # costs about a third (docs/performance.md). 30 is Whisper's own window; audio longer than the largest is
+    # transcribed in 30 s windows.
+    scribe_windows_s: tuple[float, ...] = field(default=(10.0, 20.0, 30.0), metadata=_opt(
+        "Scribe encoder windows in seconds, e.g. 10,20,30: each utterance runs on the smallest that holds it with "
+        "a second to spare", "runtime"))
+    scribe_vad_trim: bool = field(default=True, metadata=_opt(
+        "trim leading and trailing non-speech (Silero VAD) before choosing the Scribe's window", "runtime"))
     gpu_hourly_price: float = field(default=0.0, metadata=_opt("price of one device per hour (cost metrics)",
                                                                "server"))
     prefetch: bool = field(default=True, metadata=_opt("sequential policy: read the next golem's weights while "
@@ -186,6 +194,10 @@ class Settings:
             raise ConfigError("threads must be at least 1")
         if self.max_audio_seconds <= 0 or self.max_audio_bytes <= 0:
             raise ConfigError("audio limits must be positive")
+        windows = self.scribe_windows_s
+        if not windows or list(windows) != sorted(set(windows)) or not all(2 <= w <= 30 for w in windows):
+            raise ConfigError(f"scribe_windows_s {','.join(f'{w:g}' for w in windows) or '(empty)'}: give distinct "
+                              "windows between 2 and 30 seconds, smallest first, e.g. 10,20,30")
 
     @property
     def resolved_device(self) -> str:
@@ -257,8 +269,14 @@ def _bool(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    """'10,20,30' (or the operator's '[10, 20, 30]') → (10.0, 20.0, 30.0)."""
+    return tuple(float(part) for part in text.strip("[]() ").split(",") if part.strip())
+
+
 _PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
-    int: (int, "a whole number"), float: (float, "a number"), bool: (_bool, "true or false"), str: (str, "text")}
+    int: (int, "a whole number"), float: (float, "a number"), bool: (_bool, "true or false"), str: (str, "text"),
+    tuple: (_floats, "comma-separated numbers")}
 
 
 @dataclass(frozen=True)
@@ -298,7 +316,7 @@ def _field_type(cls: type, name: str) -> tuple[type, bool]:
     if isinstance(hint, types.UnionType) and type(None) in args:
         [base] = [a for a in args if a is not type(None)]
         return base, True
-    return hint, False
+    return typing.get_origin(hint) or hint, False
 
 
 def _options() -> tuple[Option, ...]:

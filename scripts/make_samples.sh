@@ -13,8 +13,11 @@ say weather "What is the weather like in Paris today?"
 say timer "Set a timer for ten minutes."
 say music "Please play some music."
 say news "What is the news today?"
-# Whisper tiny.en mishears this one ("Tell me, Ray, this dude's head, right?"): garbage in, stopped by the gate.
+# Whisper tiny.en mishears this one (e.g. "Tell me, Ray, this dude's head, right?"); the gate must stop it or the
+# Interpreter land it on news.
 say misheard "Tell me the latest news headlines."
+# Speech that asks for none of the intents: the Interpreter's gate stops it.
+say offtopic "Purple elephants dance slowly."
 say smalltalk "Hello, how are you doing today?"
 sox -n -r 16000 -c 1 -b 16 "$out/silence.wav" trim 0 2
 sox -n -r 16000 -c 1 -b 16 "$out/noise.wav" synth 3 whitenoise vol 0.5

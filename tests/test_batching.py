@@ -87,3 +87,52 @@ def test_batch_size_bounds_are_settings(size: int) -> None:
 
     with pytest.raises(ConfigError):
         Settings().with_overrides(server={"max_batch_size": size})
+
+
+def test_keyed_batches_never_mix_keys_and_the_smallest_key_goes_first() -> None:
+    """Length-bucketed batching: a long item (key 30) arriving first runs alone; the short ones (key 10) that queue
+    behind it are batched together and run before the next long one."""
+    seen: list[list[tuple[int, float]]] = []
+
+    def run(batch: list[tuple[int, float]]) -> list[int]:
+        seen.append(list(batch))
+        time.sleep(0.05)
+        return [i for i, _ in batch]
+
+    async def main() -> list[list[int]]:
+        batcher = MicroBatcher("t", run, max_batch_size=8, max_latency_ms=5, max_queue=64, key=lambda x: x[1])
+        first = asyncio.ensure_future(batcher.submit_many([(0, 30.0)]))
+        await asyncio.sleep(0.01)  # the long one is running; the rest queue behind it
+        rest = [batcher.submit_many([(i, 30.0 if i % 3 == 0 else 10.0)]) for i in range(1, 10)]
+        return [await first, *await asyncio.gather(*rest)]
+
+    results = asyncio.run(main())
+    assert results == [[i] for i in range(10)]
+    assert all(len({key for _, key in batch}) == 1 for batch in seen)
+    assert seen[0] == [(0, 30.0)]
+    assert {key for _, key in seen[1]} == {10.0} and len(seen[1]) == 6  # all six short ones, before long ones
+    assert [key for batch in seen[2:] for _, key in batch] == [30.0] * 3
+
+
+def test_a_long_item_is_not_starved_by_a_stream_of_short_ones() -> None:
+    order: list[float] = []
+
+    def run(batch: list[float]) -> list[float]:
+        order.extend(batch)
+        time.sleep(0.03)
+        return batch
+
+    async def main() -> None:
+        batcher = MicroBatcher("t", run, max_batch_size=1, max_latency_ms=0, max_queue=256, key=lambda x: x,
+                               starvation_s=0.2)
+        long = asyncio.ensure_future(batcher.submit_many([30.0]))
+        shorts = []
+        for _ in range(30):  # short items keep arriving faster than they are served
+            shorts.append(asyncio.ensure_future(batcher.submit_many([10.0])))
+            await asyncio.sleep(0.01)
+        await long
+        await asyncio.gather(*shorts)
+
+    asyncio.run(main())
+    position = order.index(30.0)
+    assert 0 < position < 30  # it waited behind shorts, but ran before the stream ended

@@ -42,3 +42,27 @@ def test_report_renders_every_section(tmp_path: Path) -> None:
     text = (tmp_path / "performance.md").read_text()
     assert "3.0× — met" in text and "1.5× faster at p50 (target ≥2×) — **not met**" in text
     assert (tmp_path / "bench-batching.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_cli_lists_every_bench_section() -> None:
+    from golemline.cli import SECTION_NAMES
+
+    assert tuple(suite.SECTIONS) == SECTION_NAMES
+
+
+def test_the_committed_bench_report_renders_every_section_it_holds(tmp_path: Path) -> None:
+    bench = Path(__file__).resolve().parents[1] / "docs" / "bench.json"
+    assert report.main([str(bench), "--out", str(tmp_path / "performance.md")]) == 0
+    text = (tmp_path / "performance.md").read_text()
+    held = json.loads(bench.read_text())
+    for section, heading in (("windows", "window buckets"), ("mixed", "Length-bucketed batching"),
+                             ("pipeline", "previous main"), ("plan", "planner against a measured load")):
+        assert (heading in text) == (section in held), section
+
+
+def test_the_mixed_length_workload_spans_1_to_25_seconds() -> None:
+    workload = suite.mixed_lengths(40)
+    short = [a.duration_s for kind, a in workload if kind == "short"]
+    long = [a.duration_s for kind, a in workload if kind == "long"]
+    assert short and long and len(short) > len(long)
+    assert all(1 <= d <= 5 for d in short) and all(10 <= d <= 25 for d in long)

@@ -32,6 +32,11 @@ def test_the_crd_gating_section_has_every_threshold_and_nothing_else() -> None:
     assert set(_spec_schema()["gating"]["properties"]) == {_camel(f.name) for f in fields(GatingPolicy)}
 
 
+def test_the_crd_scribe_section_is_the_scribe_settings() -> None:
+    assert {f"scribe_{re.sub(r'(?<!^)(?=[A-Z])', '_', p).lower()}" for p in _spec_schema()["scribe"]["properties"]} \
+        == {f.name for f in fields(Settings) if f.name.startswith("scribe_")}
+
+
 def test_every_batching_property_is_a_server_setting() -> None:
     server = {_camel(f.name) for f in fields(ServerSettings)}
     assert set(_spec_schema()["batching"]["properties"]) <= server
@@ -55,6 +60,7 @@ def _full_spec() -> dict[str, Any]:
               for name in schema["gating"]["properties"]}
     batching = {name: 16 for name in schema["batching"]["properties"]}
     return {"gating": gating, "batching": batching, "canary": {"intervalS": 60},
+            "scribe": {"windowsS": [8, 15, 30], "vadTrim": False},
             "lifecycle": {"policy": "lru", "budget": "2GiB"},
             "gpuHourlyPrice": 2.5, "golems": {g: {"model": f"/models/{g}", "backend": b, "dtype": "fp16"}
                                                for g, b in (("scribe", "transformers"), ("interpreter", "nli"),
@@ -72,6 +78,7 @@ def test_every_environment_value_the_operator_writes_is_read_by_settings(mode: s
         settings = Settings.from_env(golem_env)  # parses every value through the typed path: no error
         if "GOLEM_GATE_MIN_WORDS" in golem_env:
             assert settings.gating.min_words == 1 and settings.gating.max_reply_compression_ratio == 0.5
+        assert settings.scribe_windows_s == (8.0, 15.0, 30.0) and settings.scribe_vad_trim is False
 
 
 def test_one_gpu_decision_for_device_and_dtype() -> None:

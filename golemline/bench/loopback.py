@@ -28,16 +28,20 @@ def free_port() -> int:
 class Server:
     """One `golem serve ...` process bound to 127.0.0.1; records whether it was seen not-ready first."""
 
-    def __init__(self, *args: str, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, port: int | None = None, env: dict[str, str] | None = None,
+                 source: Path | None = None) -> None:
+        """`source`: run the golemline in that checkout instead of this one (a benchmark's baseline)."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(tempfile.gettempdir()) / f"golem-serve-{self.port}.log"
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+        if source is not None:
+            env["PYTHONPATH"] = str(source)
         grpc = [] if "--grpc-port" in args or "--split" in args else ["--grpc-port", "0"]  # many servers, one host
         command = [sys.executable, "-m", "golemline.cli", "serve", "--host", "127.0.0.1",
                    "--http-port", str(self.port), *grpc, *args]
-        self.process = subprocess.Popen(command, env=env, stdout=self.log.open("w"),
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(command, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+                                        cwd=source)
         self.seen_not_ready = False
 
     def wait_ready(self, timeout: float = 120) -> Server:

@@ -16,10 +16,12 @@ import httpx
 def poisson_load(url: str, model: str, bodies: list[dict[str, Any]], rate: float, requests: int,
                  seed: int = 0, timeout_s: float = 120) -> dict[str, Any]:
     """Send `requests` requests (cycling `bodies`) at exponential gaps of mean 1/rate, each on its own worker, and
-    time each from its scheduled send. Returns latency percentiles and every status seen."""
+    time each from its scheduled send. Returns latency percentiles, every status seen and each answered
+    request's seconds by its index (to split a mixed workload by class)."""
     rng = random.Random(seed)
     gaps = [rng.expovariate(rate) for _ in range(requests)]
     latencies: list[float] = []
+    by_index: dict[int, float] = {}
     statuses: dict[str, int] = {}
     lock = threading.Lock()
     with httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_connections=64)) as client, \
@@ -37,6 +39,7 @@ def poisson_load(url: str, model: str, bodies: list[dict[str, Any]], rate: float
                 statuses[status] = statuses.get(status, 0) + 1
                 if status == "200":
                     latencies.append(elapsed)
+                    by_index[i] = elapsed
 
         start = time.perf_counter() + 0.1
         offsets = [start + sum(gaps[:i + 1]) for i in range(requests)]
@@ -48,4 +51,4 @@ def poisson_load(url: str, model: str, bodies: list[dict[str, Any]], rate: float
 
     return {"rate": rate, "requests": requests, "statuses": statuses, "p50_s": pct(0.5), "p95_s": pct(0.95),
             "mean_s": round(statistics.fmean(ordered), 4) if ordered else None,
-            "offered_s": round(offsets[-1] - start, 1)}
+            "offered_s": round(offsets[-1] - start, 1), "by_index": by_index}

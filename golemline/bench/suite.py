@@ -8,7 +8,11 @@ interleaved in one run (the machines are noisy: only ratios from one run are rep
   split      split (transformer + three golem servers) vs monolith server: per-hop overhead
   nli        zero-shot NLI: all N label hypotheses in one pass vs one pass per label (distilbart-mnli-12-3's shape)
   transport  one hop to a golem over V2 REST vs V2 gRPC (what split mode pays per hop)
+  windows    the Scribe on window buckets (10/20/30 s, VAD trim) vs Whisper's 30 s window: speed, WER and gate
+             verdicts side by side on the spoken evaluation set in four voices (espeak-ng, flite)
   plan       `golem plan`'s predicted p95 against a measured open-loop (Poisson) load on a monolith server
+  windows    (see below); mixed: length-bucketed vs unbucketed Scribe batching on a 1–25 s workload (p95 of short
+             requests); pipeline: the whole pipeline vs a baseline checkout (--baseline), p50/p95 and req/s
   golems     each golem alone: seconds per batched pass at batch sizes 1..16 and the memory it holds (`golem plan`'s
              input)
 """
@@ -365,6 +369,182 @@ def bench_golems(repeats: int = 3, sizes: tuple[int, ...] = GOLEM_BATCH_SIZES) -
     return result
 
 
+# -- Scribe window buckets vs the 30 s window -------------------------------------------------------------------------
+def bench_windows(voices: tuple[tuple[str, str, int], ...] | None = None,
+                  snrs_db: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """Each case of the spoken evaluation set through both Scribe configurations, alternating, with the same
+    Interpreter and gate: the Scribe's seconds, the WER and the gate's verdict side by side. "window_30s" is the
+    Scribe as it was before window buckets (30 s window, zero-padded features); "buckets" is the default now."""
+    import tempfile
+    from collections import Counter
+
+    from golemline.bench.speech_set import OTHER_VOICES, SNRS_DB, TUNING_VOICE, cases, judge
+    from golemline.predictors.interpreter import Interpreter
+    from golemline.predictors.scribe import Scribe
+
+    base = Settings()
+    configs = {"window_30s": base.with_overrides(scribe_windows_s=(30.0,), scribe_vad_trim=False),
+               "buckets": base}
+    scribes = {name: Scribe(settings) for name, settings in configs.items()}
+    interpreter = Interpreter(base)
+    interpreter.load()
+    for scribe in scribes.values():
+        scribe.load()
+    before = scribes["window_30s"]._backend
+    if before is not None and hasattr(before, "pad_as_silence"):
+        before.pad_as_silence = False  # exactly the previous code path: 30 s window, zero-padded features
+    seconds: dict[str, list[tuple[float, float]]] = {name: [] for name in configs}  # (audio seconds, scribe s)
+    judged: dict[str, list[Any]] = {name: [] for name in configs}
+    with tempfile.TemporaryDirectory() as tmp:
+        workload = cases(Path(tmp), voices or (TUNING_VOICE, *OTHER_VOICES), snrs_db or SNRS_DB)
+    for kind, expected, samples in workload:
+        for name, scribe in scribes.items():
+            def timed(batch: list[Audio], scribe: Scribe = scribe, name: str = name) -> list[Any]:
+                started = time.perf_counter()
+                out = scribe.run(batch)
+                seconds[name].append((batch[0].duration_s, time.perf_counter() - started))
+                return out
+            judged[name].append(judge(kind, expected, samples, timed, interpreter, configs[name]))
+    result: dict[str, Any] = {"cases": len(workload)}
+    for name in configs:
+        rows = judged[name]
+        short = [s for d, s in seconds[name] if 2 <= d <= 5]
+        clean = [min(r.wer, 1.0) for r in rows if r.wer is not None and " clean:" in f" {r.kind}"
+                 and r.expected != "off-topic"]
+        noisy = [min(r.wer, 1.0) for r in rows if r.wer is not None and "snr" in r.kind and r.expected != "off-topic"]
+        windows = Counter(str(r.transcript.window_s) for r in rows if r.transcript is not None)
+        result[name] = {"scribe_p50_s": round(statistics.median(s for _, s in seconds[name]), 4),
+                        "scribe_p50_s_2_to_5s": round(statistics.median(short), 4) if short else None,
+                        "commands_2_to_5s": len(short),
+                        "mean_wer_clean": round(statistics.fmean(clean), 4),
+                        "mean_wer_noisy": round(statistics.fmean(noisy), 4),
+                        "verdicts": dict(Counter(r.verdict for r in rows)), "windows": dict(windows)}
+    same = sum(a.verdict == b.verdict for a, b in zip(judged["window_30s"], judged["buckets"], strict=True))
+    old, new = result["window_30s"], result["buckets"]
+    result["ratios"] = {
+        "scribe_speedup_p50": round(old["scribe_p50_s"] / new["scribe_p50_s"], 2),
+        "scribe_speedup_p50_2_to_5s": (round(old["scribe_p50_s_2_to_5s"] / new["scribe_p50_s_2_to_5s"], 2)
+                                       if new["scribe_p50_s_2_to_5s"] else None),
+        "wer_change_clean": round(new["mean_wer_clean"] - old["mean_wer_clean"], 4),
+        "wer_change_noisy": round(new["mean_wer_noisy"] - old["mean_wer_noisy"], 4),
+        "same_verdict": f"{same}/{len(workload)}"}
+    return result
+
+
+# -- length-bucketed vs unbucketed batching on a mixed-length workload -------------------------------------------
+def mixed_lengths(count: int, seed: int = 0) -> list[tuple[str, Audio]]:
+    """Scribe requests of 1–25 s: seven in ten short commands (a sample, ~2–3 s), three in ten long dictations
+    (samples strung together with pauses, 10–25 s). Class "short" or "long"."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(seed)
+    clips = [audio for _, audio in _samples()]
+    out: list[tuple[str, Audio]] = []
+    for _ in range(count):
+        if rng.random() < 0.7:
+            out.append(("short", rng.choice(clips)))
+            continue
+        target, parts = rng.uniform(10, 25), list[np.ndarray]()
+        while sum(len(p) for p in parts) < target * 16000:
+            parts += [rng.choice(clips).samples, np.zeros(int(rng.uniform(0.3, 1.0) * 16000), dtype=np.float32)]
+        out.append(("long", Audio(np.concatenate(parts)[: int(target * 16000)], 16000, 1)))
+    return out
+
+
+def _wav_b64(audio: Audio) -> str:
+    import base64
+    import io
+
+    import soundfile
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, audio.samples, 16000, format="WAV", subtype="PCM_16")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def bench_mixed(rate: float = 0.8, requests: int = 40, rounds: int = 2) -> dict[str, Any]:
+    """Two Scribe servers on loopback, same Poisson arrivals of the mixed-length workload, alternating rounds:
+    one window for all (30 s, unbucketed: today's batching) against window buckets (10/20/30 s, batches by
+    bucket, shortest first). The figure: p95 of the short requests."""
+    from golemline.bench.loopback import Server
+    from golemline.bench.open_loop import poisson_load
+
+    workload = mixed_lengths(requests)
+    bodies = [{"instances": [{"audio": _wav_b64(audio)}]} for _, audio in workload]
+    classes = [kind for kind, _ in workload]
+    servers = {"unbucketed": Server("--golem", "scribe", "--scribe-windows-s", "30", "--scribe-vad-trim", "false"),
+               "bucketed": Server("--golem", "scribe")}
+    latencies: dict[str, dict[str, list[float]]] = {n: {"short": [], "long": []} for n in servers}
+    try:
+        for server in servers.values():
+            server.wait_ready()
+            poisson_load(server.url, "scribe", bodies[:2], rate=5.0, requests=2)  # warm-up
+        for round_ in range(rounds):
+            for name, server in servers.items():
+                load = poisson_load(server.url, "scribe", bodies, rate=rate, requests=requests, seed=round_)
+                for i, seconds in load["by_index"].items():
+                    latencies[name][classes[i]].append(seconds)
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    def p95(values: list[float]) -> float:
+        ordered = sorted(values)
+        return round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 4)
+
+    result: dict[str, Any] = {"rate": rate, "requests": requests * rounds}
+    for name, by_class in latencies.items():
+        result[name] = {f"{kind}_{stat}": value for kind, values in by_class.items() for stat, value in
+                        (("n", len(values)), ("p50_s", round(statistics.median(values), 4)), ("p95_s", p95(values)))}
+    result["ratios"] = {"short_p95_bucketed_vs_unbucketed": round(
+        result["bucketed"]["short_p95_s"] / result["unbucketed"]["short_p95_s"], 2)}
+    return result
+
+
+# -- the whole pipeline against a baseline checkout ----------------------------------------------------------------
+def bench_pipeline(baseline: Path | None = None, commands: int = 15, requests: int = 64, rounds: int = 2
+                   ) -> dict[str, Any]:
+    """A monolith server from this code and one from `baseline` (a checkout of the code to compare with, e.g.
+    `git worktree add /tmp/base main`), side by side: pipeline p50/p95 at concurrency 1 over `commands` short
+    spoken commands, alternating request by request; req/s at concurrency 16, alternating rounds."""
+    from golemline.bench.batching import _round
+    from golemline.bench.loopback import Server, audio_b64, v1
+    from golemline.errors import ConfigError
+
+    if baseline is None or not (baseline / "golemline" / "cli.py").is_file():
+        raise ConfigError("the pipeline section needs --baseline PATH: a checkout of the code to compare with "
+                          "(e.g. git worktree add /tmp/base <commit>)")
+    servers = {"baseline": Server(source=baseline.resolve()), "current": Server()}
+    clips = [{"audio": audio_b64(sample_path(name))} for name in SPOKEN]
+    times: dict[str, list[float]] = {name: [] for name in servers}
+    throughput: dict[str, list[float]] = {name: [] for name in servers}
+    try:
+        for server in servers.values():
+            server.wait_ready()
+            _round(server.url, "pipeline", 4, 8)  # warm-up
+        for i in range(commands):
+            for name, server in servers.items():
+                started = time.perf_counter()
+                assert v1(server.url, "pipeline", [clips[i % len(clips)]]).status_code == 200
+                times[name].append(time.perf_counter() - started)
+        for _ in range(rounds):
+            for name, server in servers.items():
+                throughput[name].append(_round(server.url, "pipeline", 16, requests)["req_per_s"])
+    finally:
+        for server in servers.values():
+            server.stop()
+    result: dict[str, Any] = {"baseline_source": str(baseline)}
+    for name in servers:
+        result[name] = {**_stats(times[name]), "req_per_s_c16": round(statistics.median(throughput[name]), 2)}
+    result["ratios"] = {
+        "speedup_p50_c1": round(result["baseline"]["p50_s"] / result["current"]["p50_s"], 2),
+        "speedup_p95_c1": round(result["baseline"]["p95_s"] / result["current"]["p95_s"], 2),
+        "req_per_s_c16": round(result["current"]["req_per_s_c16"] / result["baseline"]["req_per_s_c16"], 2)}
+    return result
+
+
 # -- the planner's prediction against a measured load ---------------------------------------------------------------
 def bench_plan(rates: tuple[float, ...] = (0.5, 1.0), requests: int = 60) -> dict[str, Any]:
     """Measure each golem alone (the planner's input), then a monolith `golem serve` on loopback under Poisson
@@ -393,6 +573,7 @@ def bench_plan(rates: tuple[float, ...] = (0.5, 1.0), requests: int = 60) -> dic
             objective = Objective(rate, 1.0, defaults.max_batch_size, defaults.max_latency_ms / 1000)
             stations, predicted = monolith_estimate(profiles, here, 1, objective)
             load = poisson_load(server.url, "pipeline", bodies, rate=rate, requests=requests)
+            load.pop("by_index")
             result["runs"].append({
                 "rate": rate, "predicted_p95_s": round(predicted, 4), "measured_p95_s": load["p95_s"],
                 "measured_p50_s": load["p50_s"], "statuses": load["statuses"],
@@ -406,10 +587,10 @@ def bench_plan(rates: tuple[float, ...] = (0.5, 1.0), requests: int = 60) -> dic
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "batching": bench_batching, "lifecycle": bench_lifecycle, "baseline": bench_baseline, "dtype": bench_dtype,
     "split": bench_split, "nli": bench_nli, "transport": bench_transport, "golems": bench_golems,
-    "plan": bench_plan}
+    "plan": bench_plan, "windows": bench_windows, "mixed": bench_mixed, "pipeline": bench_pipeline}
 
 
-def run(sections: list[str], out: Path) -> dict[str, Any]:
+def run(sections: list[str], out: Path, baseline: Path | None = None) -> dict[str, Any]:
     import platform
 
     import torch
@@ -419,7 +600,7 @@ def run(sections: list[str], out: Path) -> dict[str, Any]:
     report: dict[str, Any] = {"machine": machine}
     for name in sections:
         started = time.perf_counter()
-        report[name] = SECTIONS[name]()
+        report[name] = bench_pipeline(baseline) if name == "pipeline" else SECTIONS[name]()
         report[name]["bench_seconds"] = round(time.perf_counter() - started, 1)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")  # keep partial results if a later section fails

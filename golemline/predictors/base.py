@@ -225,6 +225,11 @@ class Golem(Generic[RequestT, ResultT]):
             raise RuntimeError(f"{self.name} is not loaded: call load() first (the lifecycle manager does)")
         return self._backend
 
+    def batch_key(self, item: RequestT) -> float:
+        """Requests with different keys never share a batch, and the smallest key waiting runs first
+        (`MicroBatcher`). One key for all by default; the Scribe keys by encoder window."""
+        return 0.0
+
     def run(self, batch: list[RequestT]) -> list[ResultT]:
         """In-process inference on a batch of typed requests: preprocess, forward (on the device thread when
         there is one), postprocess."""

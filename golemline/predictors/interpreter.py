@@ -58,13 +58,16 @@ class EmbeddingInterpreter(InterpreterBackend):
 
     def _forward(self, batch: list[IntentRequest]) -> Any:
         """Embed the texts in one pass; label prototypes are embedded once per distinct sentence and cached."""
+        import torch
+
         missing = [d for d in dict.fromkeys(p for r in batch for label in r.labels for p in label.prototypes)
                    if d not in self._label_cache]
-        if missing:
-            vectors = self._model.encode(missing, convert_to_tensor=True, normalize_embeddings=True)
-            self._label_cache.update(zip(missing, vectors, strict=True))
-        return self._model.encode([r.text for r in batch], convert_to_tensor=True, normalize_embeddings=True,
-                                  batch_size=max(1, len(batch)))
+        with torch.inference_mode():
+            if missing:
+                vectors = self._model.encode(missing, convert_to_tensor=True, normalize_embeddings=True)
+                self._label_cache.update(zip(missing, vectors, strict=True))
+            return self._model.encode([r.text for r in batch], convert_to_tensor=True, normalize_embeddings=True,
+                                      batch_size=max(1, len(batch)))
 
     def postprocess(self, texts: Any, batch: list[IntentRequest]) -> list[IntentResult]:
         import torch

@@ -31,6 +31,7 @@ from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 from kserve.protocol.rest.server import RESTServer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from golemline.devices import apply_threads
 from golemline.errors import ConfigError, GolemlineError, StageUnavailable
 from golemline.lifecycle import LifecycleManager, ManagedGolem
 from golemline.pipeline import STAGES, Chain, StageCaller, build_golems
@@ -368,7 +369,7 @@ def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipe
             return manager.run(name, batch)
 
         batcher = MicroBatcher(name, run_batch, server.max_batch_size, server.max_latency_ms, server.max_queue,
-                               settings.resolved_device)
+                               settings.resolved_device, key=golem.batch_key)
         deployment.batchers[name] = batcher
         deployment.adapters[name] = GolemModel(golem, batcher.submit_many, ready_when=lambda: deployment.started)
     if with_pipeline:
@@ -436,6 +437,7 @@ def _check_port_free(host: str, port: int) -> None:
 def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool) -> int:
     """Run until SIGTERM/SIGINT: register every model now, load the golems in the background."""
     _configure_logging()
+    apply_threads(settings.threads)
     deployment = build_deployment(settings, golem_names, with_pipeline)
     metrics.initialise(list(golem_names), [m.name for m in deployment.models], settings.resolved_device,
                        settings.gpu_hourly_price, _devices(settings))

@@ -22,7 +22,7 @@ PORT = 8080
 GRPC_PORT = 8081  # Open Inference Protocol over gRPC (KServe's default port)
 MODEL_MOUNT = "/mnt/models"
 
-ENV_PREFIXES = {"gating": "GOLEM_GATE_", "batching": "GOLEM_", "canary": "GOLEM_CANARY_"}
+ENV_PREFIXES = {"gating": "GOLEM_GATE_", "batching": "GOLEM_", "canary": "GOLEM_CANARY_", "scribe": "GOLEM_SCRIBE_"}
 """Spec sections copied to the environment property by property (the prefix, then the property in SNAKE_CASE)."""
 ACCELERATORS = ("nvidia.com/", "amd.com/", "gpu.intel.com/")
 """Extended-resource prefixes that mean "this pod has an accelerator": the one GPU decision (device and dtype)."""
@@ -55,8 +55,17 @@ def owner_reference(body: dict[str, Any]) -> dict[str, Any]:
             "name": meta["name"], "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
+def _env_value(value: Any) -> str:
+    """Lists become comma-separated (`windowsS: [10, 20, 30]` → "10,20,30"), booleans lower case."""
+    if isinstance(value, list):
+        return ",".join(_env_value(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
 def _env(pairs: dict[str, Any]) -> list[dict[str, str]]:
-    return [{"name": k, "value": str(v)} for k, v in pairs.items() if v is not None]
+    return [{"name": k, "value": _env_value(v)} for k, v in pairs.items() if v is not None]
 
 
 def _common_env(spec: dict[str, Any]) -> dict[str, Any]:

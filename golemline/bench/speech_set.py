@@ -1,0 +1,148 @@
+"""The spoken evaluation set: synthetic speech (espeak-ng, flite) with noise at several SNRs, plus silence, noise
+and tones, each judged through the real Scribe, gate and Interpreter.
+
+`scripts/tune_gating.py` writes docs/gating.md from it (one espeak-ng voice: the tuning voice); `golem bench
+--sections windows` runs it in other voices too, to compare Scribe configurations on speech they were not tuned on.
+Needs `espeak-ng`, `flite` and `sox` on PATH (Debian packages of the same names).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from golemline.audio import TARGET_RATE, Audio, decode
+from golemline.domain import IntentResult, Transcript
+from golemline.errors import ConfigError
+from golemline.gating import check_audio, check_intent, check_transcript
+from golemline.predictors.interpreter import Interpreter
+from golemline.predictors.scribe import Scribe
+from golemline.settings import Settings
+from golemline.wer import word_error_rate
+
+SPEECH = {
+    "weather": ["What is the weather today?", "Will it rain in London tomorrow?", "How cold is it outside?"],
+    "timer": ["Set a timer for five minutes.", "Start a countdown of one hour.", "Remind me in ten minutes."],
+    "music": ["Play some jazz.", "Put on my favourite playlist.", "Play a song by the Beatles."],
+    "news": ["What is the news today?", "Read me the headlines.", "What happened in sports today?"],
+    "smalltalk": ["Good morning!", "How are you doing today?", "Thank you very much."],
+    "off-topic": ["The quarterly report is due on Monday.", "Purple elephants dance slowly.", "Mead."],
+}
+SNRS_DB = (20, 10, 5, 0)
+TUNING_VOICE = ("espeak-ng", "en-us", 150)
+OTHER_VOICES = (("espeak-ng", "en-gb", 130), ("espeak-ng", "en-us+f3", 175), ("flite", "slt", 0))
+INTELLIGIBLE_WER = 0.25  # a transcript this close to what was said is worth answering
+
+
+def _need(*tools: str) -> None:
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        raise ConfigError(f"the spoken evaluation set needs {', '.join(missing)} on PATH (apt-get install "
+                          f"{' '.join(missing)})")
+
+
+def speak(text: str, workdir: Path, voice: tuple[str, str, int] = TUNING_VOICE) -> np.ndarray:
+    """One utterance in one voice, 16 kHz mono."""
+    engine, name, speed = voice
+    _need(engine, "sox")
+    raw, out = workdir / "raw.wav", workdir / "out.wav"
+    if engine == "flite":
+        subprocess.run(["flite", "-voice", name, "-t", text, "-o", str(raw)], check=True)
+    else:
+        subprocess.run(["espeak-ng", "-v", name, "-s", str(speed), "-w", str(raw), text], check=True)
+    subprocess.run(["sox", str(raw), "-r", str(TARGET_RATE), "-c", "1", "-b", "16", str(out)], check=True)
+    return decode(out.read_bytes()).samples
+
+
+def with_noise(speech: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    noise = rng.standard_normal(len(speech)).astype(np.float32)
+    scale = np.sqrt(np.mean(speech**2) / (np.mean(noise**2) * 10 ** (snr_db / 10)))
+    return np.clip(speech + scale * noise, -1, 1).astype(np.float32)
+
+
+def non_speech(rng: np.random.Generator) -> list[tuple[str, str, np.ndarray]]:
+    seconds = 3 * TARGET_RATE
+    t = np.arange(seconds) / TARGET_RATE
+    return [
+        ("digital silence", "-", np.zeros(seconds, dtype=np.float32)),
+        ("near silence (-70 dBFS dither)", "-", (3e-4 * rng.standard_normal(seconds)).astype(np.float32)),
+        ("white noise -10 dBFS", "-", (0.3 * rng.standard_normal(seconds)).clip(-1, 1).astype(np.float32)),
+        ("white noise -30 dBFS", "-", (0.03 * rng.standard_normal(seconds)).astype(np.float32)),
+        ("brown noise", "-", (np.cumsum(rng.standard_normal(seconds)) / 300).clip(-1, 1).astype(np.float32)),
+        ("tone 440 Hz", "-", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)),
+        ("tone 1 kHz", "-", (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)),
+        ("beeps 1 kHz", "-", (0.3 * np.sin(2 * np.pi * 1000 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(
+            np.float32)),
+    ]
+
+
+def cases(workdir: Path, voices: tuple[tuple[str, str, int], ...] = (TUNING_VOICE,),
+          snrs_db: tuple[int, ...] = SNRS_DB, with_non_speech: bool = True) -> list[tuple[str, str, np.ndarray]]:
+    """(kind, expected intent or '-', samples); kind is "<condition>: <spoken text>" for speech (the voice is
+    named in the condition when there are several)."""
+    rng = np.random.default_rng(0)
+    out: list[tuple[str, str, np.ndarray]] = []
+    for voice in voices:
+        tag = "" if len(voices) == 1 else f"{voice[0]} {voice[1]} "
+        for intent, texts in SPEECH.items():
+            for text in texts:
+                clean = speak(text, workdir, voice)
+                out.append((f"{tag}clean: {text}", intent, clean))
+                for snr in snrs_db:
+                    out.append((f"{tag}snr {snr:>2} dB: {text}", intent, with_noise(clean, snr, rng)))
+    return out + (non_speech(rng) if with_non_speech else [])
+
+
+@dataclass
+class Judged:
+    """One case through the real golems and the gate."""
+
+    kind: str
+    expected: str
+    rms_dbfs: float
+    transcript: Transcript | None
+    wer: float | None
+    intent: IntentResult | None
+    decision: str
+    verdict: str  # ok, ok (misheard), stopped, lost, wrong, LEAK
+
+    @property
+    def condition(self) -> str:
+        return self.kind.split(":")[0]
+
+
+def judge(kind: str, expected: str, samples: np.ndarray, scribe: Scribe | Callable[[list[Audio]], list[Transcript]],
+          interpreter: Interpreter, settings: Settings) -> Judged:
+    """The case's verdict. `scribe` may be a callable standing in for `Scribe.run` (a benchmark that times it)."""
+    transcribe = scribe.run if isinstance(scribe, Scribe) else scribe
+    audio = Audio(samples=samples, source_rate=TARGET_RATE, source_channels=1)
+    rejection = check_audio(audio, settings.gating)
+    transcript = intent = None
+    if rejection is None:
+        [transcript] = transcribe([audio])
+        rejection = check_transcript(transcript, settings.gating)
+    if rejection is None and transcript is not None:
+        from golemline.domain import IntentRequest
+
+        min_score, min_margin = interpreter.thresholds
+        [intent] = interpreter.run([IntentRequest.create(transcript.text)])
+        rejection = check_intent(intent, min_score, min_margin)
+    spoken = kind.split(": ", 1)[1] if ": " in kind else None
+    wer = word_error_rate(spoken, transcript.text) if spoken and transcript else None
+    garbage = expected in ("-", "off-topic") or (spoken is not None and (wer is None or wer > INTELLIGIBLE_WER))
+    if rejection:
+        decision = f"rejected at {rejection.stage}: {rejection.reason}"
+        verdict = "stopped" if garbage else "lost"
+    else:
+        assert intent is not None
+        decision = f"passed as {intent.label}"
+        if intent.label == expected:
+            verdict = "ok" if not garbage else "ok (misheard)"
+        else:
+            verdict = "LEAK" if garbage else "wrong"
+    return Judged(kind, expected, audio.rms_dbfs, transcript, wer, intent, decision, verdict)
