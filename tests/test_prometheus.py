@@ -113,12 +113,13 @@ def test_golem_plan_reads_service_times_and_memory_from_prometheus(scraped: tupl
     from golemline.plan.profiles import from_prometheus
 
     server, prometheus = scraped
-    eventually(prometheus, 'rate(golemline_batch_size_count{golem="oracle"}[10m]) > 0')
-    measured = from_prometheus(prometheus, window="10m")
-    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text  # no traffic follows: these totals are final
     busy = _metric_values(text, "golemline_device_busy_seconds_total")
     requests = _metric_values(text, "golemline_batch_size_sum")
     memory = _metric_values(text, "golemline_device_memory_bytes")
+    for golem, total in requests.items():  # wait until Prometheus has scraped every batch the server counted
+        eventually(prometheus, f'golemline_batch_size_sum{{golem="{golem}"}} >= {total}')
+    measured = from_prometheus(prometheus, window="10m")
     for golem, profile in measured.golems.items():
         per_request = busy[golem] / requests[golem]
         assert profile.curve.at(1) == pytest.approx(per_request, rel=0.15), golem
