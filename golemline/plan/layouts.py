@@ -55,10 +55,6 @@ class Candidate:
     def dollars_per_1k(self, objective: Objective) -> float:
         return self.dollars_per_hour / (objective.rate * 3600) * 1000 if objective.rate > 0 else math.inf
 
-    @property
-    def devices(self) -> int:
-        return self.replicas["scribe"] if self.layout == "monolith" else sum(self.replicas.values())
-
 
 def _curve(profile: GolemProfile, device: Device) -> ServiceCurve:
     return profile.curve.scaled(1 / device.speed)
