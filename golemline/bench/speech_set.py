@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from golemline.audio import TARGET_RATE, Audio, decode
-from golemline.domain import IntentResult, Transcript
+from golemline.domain import IntentRequest, IntentResult, Transcript
 from golemline.errors import ConfigError
 from golemline.gating import check_audio, check_intent, check_transcript
 from golemline.predictors.interpreter import Interpreter
@@ -127,8 +127,6 @@ def judge(kind: str, expected: str, samples: np.ndarray, scribe: Scribe | Callab
         [transcript] = transcribe([audio])
         rejection = check_transcript(transcript, settings.gating)
     if rejection is None and transcript is not None:
-        from golemline.domain import IntentRequest
-
         min_score, min_margin = interpreter.thresholds
         [intent] = interpreter.run([IntentRequest.create(transcript.text)])
         rejection = check_intent(intent, min_score, min_margin)

@@ -554,13 +554,10 @@ def bench_plan(rates: tuple[float, ...] = (0.5, 1.0), requests: int = 60) -> dic
     from golemline.bench.open_loop import poisson_load
     from golemline.plan.layouts import Objective, monolith_estimate
     from golemline.plan.prices import Device
-    from golemline.plan.profiles import GolemProfile
-    from golemline.plan.queueing import ServiceCurve
+    from golemline.plan.profiles import golem_profiles
 
     measured = bench_golems()
-    profiles = {name: GolemProfile(name, ServiceCurve({int(b): s for b, s in m["batch_seconds"].items()},
-                                                      {int(b): s for b, s in m["batch_seconds_max"].items()}),
-                                   m["memory_bytes"]) for name, m in measured.items()}
+    profiles = golem_profiles(measured)
     here = Device("this machine", "cpu", 1 << 40, 0.0)
     defaults = Settings().server
     server = Server()

@@ -38,6 +38,15 @@ class Measurements:
     source: str
 
 
+def golem_profiles(section: dict[str, Any]) -> dict[str, GolemProfile]:
+    """A `golems` bench section (seconds per batch by batch size, memory) as profiles, one per golem."""
+    def curve(entry: dict[str, Any]) -> ServiceCurve:
+        return ServiceCurve({int(b): float(s) for b, s in entry["batch_seconds"].items()},
+                            {int(b): float(s) for b, s in entry.get("batch_seconds_max", {}).items()})
+
+    return {name: GolemProfile(name, curve(section[name]), int(section[name]["memory_bytes"])) for name in GOLEMS}
+
+
 def from_bench(path: Path) -> Measurements:
     try:
         report: dict[str, Any] = json.loads(path.read_text())
@@ -49,12 +58,7 @@ def from_bench(path: Path) -> Measurements:
     if not isinstance(section, dict) or set(GOLEMS) - set(section):
         raise ConfigError(f"{path}: has no per-golem section; run `golem bench --sections golems --out {path}` "
                           "(it measures each golem's seconds per batch and memory)")
-    golems = {}
-    for name in GOLEMS:
-        entry = section[name]
-        curve = ServiceCurve({int(b): float(s) for b, s in entry["batch_seconds"].items()},
-                             {int(b): float(s) for b, s in entry.get("batch_seconds_max", {}).items()})
-        golems[name] = GolemProfile(name, curve, int(entry["memory_bytes"]))
+    golems = golem_profiles(section)
     machine = report.get("machine", {})
     device = "cuda" if machine.get("cuda") else f"cpu ({machine.get('cpu_count', '?')} cores)"
     hop_ms = (report.get("split") or {}).get("ratios", {}).get("per_hop_overhead_ms")

@@ -59,12 +59,10 @@ def fit_to_window(features: np.ndarray, window_s: float, as_silence: bool = True
     width = frames(window_s)
     if features.shape[-1] >= width:
         return np.ascontiguousarray(features[..., :width])
-    if not as_silence:  # zero padding, as before window buckets (`golem bench --sections windows` compares)
-        return np.concatenate([features, np.zeros((*features.shape[:-1], width - features.shape[-1]),
-                                                  dtype=features.dtype)], axis=-1)
-    silence = np.full((*features.shape[:-1], width - features.shape[-1]), features.max() - 2.0,
-                      dtype=features.dtype)
-    return np.concatenate([features, silence], axis=-1)
+    # as_silence=False: zero padding, as before window buckets (`golem bench --sections windows` compares)
+    fill = features.max() - 2.0 if as_silence else 0.0
+    padding = np.full((*features.shape[:-1], width - features.shape[-1]), fill, dtype=features.dtype)
+    return np.concatenate([features, padding], axis=-1)
 
 
 TOKENS_PER_WINDOW_SECOND = 15
