@@ -19,12 +19,28 @@ from tests.servers import Server, audio_b64, free_port, v1
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
-RULES = ROOT / "dashboards" / "rules" / "golemline.rules.yaml"
 PRICE = 3.6  # dollars per device-hour = $0.001 per device-second
 PROMETHEUS = shutil.which("prometheus")
 
 pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="the prometheus binary is not installed "
                                 "(Debian package `prometheus`; .ci/run installs it)")
+
+
+def fast_rules(workdir: Path, *, drop_for: bool = False) -> Path:
+    """The shipped rule groups, evaluated every second instead of every 30 s (the test waits seconds, not minutes,
+    for a recorded series: with the shipped interval the first evaluation may land after a 30 s timeout), and with
+    `for` durations removed when an alert must fire at once."""
+    import yaml
+
+    groups = rules.rule_groups()
+    for group in groups["groups"]:
+        group.pop("interval", None)  # falls back to the global evaluation_interval of 1 s
+        for rule in group["rules"]:
+            if drop_for:
+                rule.pop("for", None)
+    path = workdir / "rules.yaml"
+    path.write_text(yaml.safe_dump(groups, sort_keys=False))
+    return path
 
 
 def start_prometheus(workdir: Path, rule_file: Path, target_port: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -45,7 +61,8 @@ def start_prometheus(workdir: Path, rule_file: Path, target_port: int) -> tuple[
 @pytest.fixture(scope="module")
 def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
     server = Server("--max-batch-size", "8", "--max-latency-ms", "25", env={"GOLEM_GPU_HOURLY_PRICE": str(PRICE)})
-    prometheus, url = start_prometheus(tmp_path_factory.mktemp("prometheus"), RULES, server.port)
+    workdir = tmp_path_factory.mktemp("prometheus")
+    prometheus, url = start_prometheus(workdir, fast_rules(workdir), server.port)
     try:
         server.wait_ready()
         # Traffic must come after Prometheus has seen the zero-initialised series, or the first increments are
@@ -192,16 +209,9 @@ def test_a_broken_interpreter_fires_the_canary_alert_and_quality_has_data(tmp_pa
                                                                           tiny_nli_dir: Path) -> None:
     """Swap in an Interpreter that names wrong labels (random NLI weights): the canary's accuracy falls on a real
     Prometheus and the alert fires (the rules are loaded with their `for` durations removed, so it fires at once)."""
-    import yaml
-
     server = Server("--canary-interval-s", "2", "--interpreter-backend", "nli", "--interpreter-model",
                     str(tiny_nli_dir), "--gate-min-intent-score", "0", "--gate-min-intent-margin", "0")
-    groups = rules.rule_groups()
-    for group in groups["groups"]:
-        for rule in group["rules"]:
-            rule.pop("for", None)
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(groups, sort_keys=False))
-    prometheus, url = start_prometheus(tmp_path, tmp_path / "rules.yaml", server.port)
+    prometheus, url = start_prometheus(tmp_path, fast_rules(tmp_path, drop_for=True), server.port)
     try:
         server.wait_ready()
         [accuracy] = eventually(url, 'golemline_canary_accuracy{stage="interpreter"} < 1', timeout=120)
