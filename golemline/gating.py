@@ -54,17 +54,30 @@ def check_transcript(transcript: Transcript, policy: GatingPolicy) -> Rejection 
     if transcript.avg_logprob is None or transcript.avg_logprob < policy.min_avg_logprob:
         return Rejection("scribe", "low_asr_confidence", f"average log-probability {transcript.avg_logprob} < "
                          f"{policy.min_avg_logprob:.2f}: the recogniser is unsure what it heard", signals)
+    worst = transcript.min_token_logprob
+    if policy.min_token_logprob is not None and worst is not None and worst < policy.min_token_logprob:
+        return Rejection("scribe", "low_asr_confidence", f"least likely word log-probability {worst:.2f} < "
+                         f"{policy.min_token_logprob:.2f}: the recogniser guessed at least one word", signals)
     return None
 
 
-def check_intent(result: IntentResult, min_score: float, min_margin: float) -> Rejection | None:
-    """After the Interpreter: a low best score means no label fits; a low margin means two fit equally."""
+def check_intent(result: IntentResult, min_score: float, min_margin: float,
+                 min_open_set_margin: float | None = None) -> Rejection | None:
+    """After the Interpreter: a low best score means no label fits; a text closer to requests no label serves
+    than to its best label asks for something else (open set); a low margin means two labels fit equally."""
     signals = {"label": result.label, "score": result.score, "margin": result.margin,
                "candidates": dict(zip(result.labels[:3], result.scores[:3], strict=False)),
                "min_score": min_score, "min_margin": min_margin}
+    if result.none_score is not None:
+        signals |= {"none_score": result.none_score, "min_open_set_margin": min_open_set_margin}
     if result.score < min_score:
         return Rejection("interpreter", "low_intent_score", f"best intent {result.label!r} scores "
                          f"{result.score:.3f} < {min_score:.3f}: the text matches no known intent", signals)
+    open_margin = result.open_set_margin
+    if min_open_set_margin is not None and open_margin is not None and open_margin < min_open_set_margin:
+        return Rejection("interpreter", "low_intent_score", f"best intent {result.label!r} scores "
+                         f"{result.score:.3f}, only {open_margin:.3f} above a request none of the intents serves "
+                         f"({result.none_score:.3f}; needs {min_open_set_margin:.3f}): none of these", signals)
     if result.margin < min_margin:
         return Rejection("interpreter", "ambiguous_intent", f"intents {result.labels[0]!r} and "
                          f"{result.labels[1]!r} differ by {result.margin:.3f} < {min_margin:.3f}", signals)

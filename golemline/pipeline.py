@@ -101,15 +101,16 @@ class Chain:
             live = _gate(results, live, [check_transcript(t, gating) for t in transcripts])
 
         if live:
-            min_score, min_margin = intent_thresholds(self.settings)
+            thresholds = intent_thresholds(self.settings)
             intents: list[IntentResult]
             intents, seconds = await self._stage(
                 "interpreter", [IntentRequest.create(results[i].transcript) for i in live])
             for i, intent in zip(live, intents, strict=True):
                 results[i].intent = {"label": intent.label, "score": intent.score, "margin": intent.margin,
+                                     "none_score": intent.none_score,
                                      "ranking": dict(zip(intent.labels, intent.scores, strict=True))}
                 results[i].stages["interpreter"] = _stage_info(seconds, len(live), {})
-            live = _gate(results, live, [check_intent(r, min_score, min_margin) for r in intents])
+            live = _gate(results, live, [check_intent(r, *thresholds) for r in intents])
 
         if live:
             replies: list[Reply]

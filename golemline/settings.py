@@ -16,6 +16,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 from golemline.errors import ConfigError
@@ -27,6 +28,7 @@ DEVICES = ("cpu", "cuda", "auto")
 BACKENDS = {"scribe": ("ctranslate2", "transformers"), "interpreter": ("embedding", "nli"),
             "oracle": ("causal-lm",)}
 ENV_PREFIX = "GOLEM_"
+GATING_CONFIG_ENV = f"{ENV_PREFIX}GATING_CONFIG"
 
 
 def _opt(help: str, group: str, choices: tuple[str, ...] | None = None, env: str | None = None,
@@ -62,7 +64,7 @@ PROFILES: dict[str, dict[str, GolemSpec]] = {
 
 @dataclass(frozen=True)
 class GatingPolicy:
-    """Thresholds that stop garbage at the stage where it appears (tuned in docs/gating.md).
+    """Thresholds that stop garbage at the stage where it appears (calibrated in docs/gating.md).
 
     Why several ASR signals: on white noise Whisper hallucinates fluent text with a *better* average
     log-probability than real speech, so log-probability alone cannot gate; the no-speech probability,
@@ -70,18 +72,25 @@ class GatingPolicy:
     """
 
     min_rms_dbfs: float = field(default=-50.0, metadata=_opt("signal level below which audio is silence", "gating"))
-    max_no_speech_prob: float = field(default=0.5, metadata=_opt("reject when Whisper's no-speech probability "
+    # Defaults: `golem gate calibrate --max-wrong 0.05` (docs/gating.md); tests/test_gate_calibration.py checks them.
+    max_no_speech_prob: float = field(default=0.7, metadata=_opt("reject when Whisper's no-speech probability "
                                                                  "is above this", "gating"))
-    min_avg_logprob: float = field(default=-1.0, metadata=_opt("reject transcripts whose average token "
+    min_avg_logprob: float = field(default=-1.2, metadata=_opt("reject transcripts whose average token "
                                                                "log-probability is below this", "gating"))
     max_compression_ratio: float = field(default=2.4, metadata=_opt("reject repetitive transcripts (zlib "
                                                                      "compression ratio above this)", "gating"))
     min_words: int = field(default=1, metadata=_opt("reject transcripts with fewer words", "gating"))
+    min_token_logprob: float | None = field(default=-4.0, metadata=_opt(
+        "reject transcripts whose least likely token has a log-probability below this",
+        "gating"))
     # None: the interpreter backend's own calibrated default (cosine similarity and softmax differ in scale).
     min_intent_score: float | None = field(default=None, metadata=_opt(
         "reject when the best intent scores below this (default: the backend's calibrated value)", "gating"))
     min_intent_margin: float | None = field(default=None, metadata=_opt(
         "reject when the top two intents are closer than this (default: the backend's value)", "gating"))
+    min_open_set_margin: float | None = field(default=None, metadata=_opt(
+        "reject when the best intent is not this much closer to the text than the nearest request no intent serves "
+        "(open-set backends; default: the backend's calibrated value)", "gating"))
     max_reply_compression_ratio: float = field(default=3.0, metadata=_opt("reject degenerate, repetitive "
                                                                           "replies", "gating"))
 
@@ -213,12 +222,18 @@ class Settings:
         return cls(profile=profile, golems=dict(PROFILES[profile]), **overrides)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Profile defaults overlaid with GOLEM_* variables, each parsed by its option's type."""
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 gating_config: str | os.PathLike[str] | None = None) -> Settings:
+        """Profile defaults, then the gating config file (`gating_config`, else GOLEM_GATING_CONFIG), then GOLEM_*
+        variables, each parsed by its option's type: a GOLEM_GATE_* variable overrides the file's value."""
         env = os.environ if environ is None else environ
         values = {option.key: option.parse(env[option.env], source=option.env)
                   for option in OPTIONS if option.env in env}
-        return cls.for_profile(values.pop("profile", "offline")).with_overrides(**values)
+        settings = cls.for_profile(values.pop("profile", "offline"))
+        config = gating_config or env.get(GATING_CONFIG_ENV)
+        if config:
+            settings = settings.with_overrides(gating=gating_from_file(config))
+        return settings.with_overrides(**values)
 
     def with_overrides(self, gating: Mapping[str, Any] | None = None, server: Mapping[str, Any] | None = None,
                        **values: Any) -> Settings:
@@ -384,3 +399,43 @@ def format_size(num_bytes: float) -> str:
 
 __all__ = ["BACKENDS", "DEVICES", "DTYPES", "ENV_NAMES", "GOLEMS", "OPTIONS", "POLICIES", "PROFILES",
            "GatingPolicy", "GolemSpec", "Option", "ServerSettings", "Settings", "format_size", "parse_size"]
+
+
+def cache_home() -> Path:
+    """Where golemline caches generated data (the gating corpus): $XDG_CACHE_HOME/golemline, else
+    ~/.cache/golemline."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "golemline"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def gating_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Gate thresholds from a YAML file, as `golem gate calibrate` writes it: chart values (`pipeline.spec.gating`,
+    camelCase, what `helm install -f` takes), a bare `gating:` mapping, or the thresholds alone; keys in camelCase
+    (the CRD's) or snake_case (GatingPolicy's). One file feeds the chart, the CRD and `golem run`/`serve`."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            document = yaml.safe_load(file) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the gating config ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    node: Any = document
+    for key in ("pipeline", "spec", "gating"):
+        if isinstance(node, dict) and isinstance(node.get(key), dict):
+            node = node[key]
+    if not isinstance(node, dict):
+        raise ConfigError(f"{path}: expected a mapping of gate thresholds (pipeline.spec.gating)")
+    values = {_snake(str(k)): v for k, v in node.items()}
+    known = {f.name for f in fields(GatingPolicy)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown gating thresholds {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    for key, value in values.items():
+        if value is not None and not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(f"{path}: gating {key}={value!r} is not a number")
+    return values

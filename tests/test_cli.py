@@ -146,7 +146,7 @@ def test_bad_environment_values_are_one_line_and_exit_2(variable: str, value: st
 
 
 @pytest.mark.parametrize("command", [
-    ["scripts/tune_gating.py"], ["-m", "golemline.bench.report"], ["-m", "golemline.observability.generate"],
+    ["-m", "golemline.bench.report"], ["-m", "golemline.observability.generate"],
     ["-m", "golemline.observability.png"], ["-m", "golemline.bench.batching"], ["-m", "golemline.bench.load"],
     ["-m", "golemline.serving.probe"]])
 def test_every_entry_point_has_help_and_does_no_work_for_it(command: list[str], tmp_path: Path) -> None:

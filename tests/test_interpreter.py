@@ -8,6 +8,7 @@ import pytest
 
 from golemline.domain import IntentRequest
 from golemline.errors import InvalidInput
+from golemline.gating import check_intent
 from golemline.labels import DEFAULT_LABELS, MAX_LABELS
 from golemline.pipeline import Pipeline
 from golemline.predictors.interpreter import Interpreter, NLIInterpreter
@@ -23,9 +24,10 @@ def test_embedding_backend_classifies_each_default_intent(resident_pipeline: Pip
     interpreter = resident_pipeline.golems["interpreter"]
     results = interpreter.run([IntentRequest.create(text) for text in CLEAN.values()])
     assert [r.label for r in results] == list(CLEAN)
-    min_score, min_margin = interpreter.thresholds
+    thresholds = interpreter.thresholds
     for result in results:
-        assert result.score >= min_score and result.margin >= min_margin
+        assert result.score >= thresholds.min_score and result.margin >= thresholds.min_margin
+        assert check_intent(result, *thresholds) is None
         assert result.scores == sorted(result.scores, reverse=True)
         assert len(result.labels) == len(DEFAULT_LABELS)
 
@@ -40,6 +42,36 @@ def test_custom_labels(resident_pipeline: Pipeline) -> None:
     interpreter = resident_pipeline.golems["interpreter"]
     [result] = interpreter.run([IntentRequest.create("Turn off the kitchen lights", ["lights", "music"])])
     assert result.labels == ["lights", "music"]
+    assert result.none_score is None  # the caller's own labels: a closed set
+
+
+def test_open_set_refuses_requests_no_intent_serves(resident_pipeline: Pipeline) -> None:
+    """A request for none of the five intents is closer to the background than to its best label, and the
+    gate says so with the unchanged reason code; an in-domain request clears the same check."""
+    interpreter = resident_pipeline.golems["interpreter"]
+    thresholds = interpreter.thresholds
+    assert thresholds.min_open_set_margin is not None  # the embedding backend is open-set
+    off, inside = interpreter.run([IntentRequest.create("Send a text to my sister saying I'll be late."),
+                                   IntentRequest.create("Will it be sunny on Sunday?")])
+    assert off.none_score is not None and off.none_score > off.score
+    rejection = check_intent(off, *thresholds)
+    assert rejection is not None and rejection.reason == "low_intent_score"
+    assert "none of these" in rejection.detail or "matches no known intent" in rejection.detail
+    assert inside.label == "weather" and check_intent(inside, *thresholds) is None
+
+
+def test_custom_labels_are_a_closed_set_and_shipped_ones_open(resident_pipeline: Pipeline) -> None:
+    """The background describes what the shipped intents do not serve: a caller's own labels define their own
+    domain (no "none" score), a subset of the shipped labels keeps it."""
+    interpreter = resident_pipeline.golems["interpreter"]
+    text = "Give me directions to the museum."
+    default, custom, subset = interpreter.run([IntentRequest.create(text), IntentRequest.create(text, ["navigation",
+                                                                                                      "music"]),
+                                               IntentRequest.create(text, ["weather", "music"])])
+    assert default.open_set_margin is not None and default.open_set_margin < 0  # a background sentence itself
+    assert custom.label == "navigation" and custom.none_score is None
+    assert check_intent(custom, *interpreter.thresholds) is None or custom.score < interpreter.thresholds.min_score
+    assert subset.none_score == default.none_score
 
 
 def test_nli_backend_scores_all_hypotheses_in_one_forward_pass(tiny_nli_dir: Path) -> None:
@@ -55,7 +87,7 @@ def test_nli_backend_scores_all_hypotheses_in_one_forward_pass(tiny_nli_dir: Pat
     for result in results:
         assert sum(result.scores) == pytest.approx(1.0, abs=1e-3)  # softmax over labels
         assert result.margin == pytest.approx(result.scores[0] - result.scores[1], abs=1e-3)
-    assert interpreter.thresholds == (NLIInterpreter.default_min_score, NLIInterpreter.default_min_margin)
+    assert interpreter.thresholds == (NLIInterpreter.default_min_score, NLIInterpreter.default_min_margin, None)
     interpreter.unload()
 
 

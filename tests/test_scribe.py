@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,7 +43,12 @@ def test_batch_gives_the_same_transcripts_as_one_by_one(resident_pipeline: Pipel
     assert [t.text for t in scribe.run(audios)] == [scribe.run([a])[0].text for a in audios]
 
 
-def test_transformers_backend_runs_a_random_whisper(tiny_whisper_dir: Path, samples: Path) -> None:
+def test_transformers_backend_runs_a_random_whisper(tiny_whisper_dir: Path, samples: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from golemline.predictors import scribe as scribe_module
+
+    # A random network's text repeats itself; keep the loop fallback out of this test (tested on its own below).
+    monkeypatch.setattr(scribe_module, "LOOP_RATIO", float("inf"))
     settings = Settings().with_overrides(scribe_model=str(tiny_whisper_dir), scribe_backend="transformers")
     scribe = Scribe(settings)
     scribe.load()
@@ -193,3 +199,49 @@ def test_audio_longer_than_one_window_is_transcribed_in_windows(resident_pipelin
     long = Audio(np.concatenate([np.zeros(16000 * 32, dtype=np.float32), speech]), 16000, 1)
     [result] = resident_pipeline.golems["scribe"].run([long])
     assert result.duration_s > 30 and "weather" in result.text.lower()
+
+
+@pytest.mark.skipif(shutil.which("flite") is None or shutil.which("sox") is None,
+                    reason="needs flite and sox (Debian packages; .ci/run installs them)")
+def test_a_looping_short_window_decode_is_redone_on_the_full_window(resident_pipeline: Pipeline,
+                                                                      tmp_path: Path) -> None:
+    """flite's "Tell me a joke." loops on the 10 s window ("Tell me a joke Tell me a joke ..."); the Scribe sees
+    the repetition and decodes that one utterance again on Whisper's 30 s window, where it comes out once. The
+    minimum token log-probability comes with it."""
+    from golemline.audio import TARGET_RATE, Audio
+    from golemline.evaluation.voices import Voice, speak
+
+    samples = speak("Tell me a joke.", Voice("flite", "slt"), tmp_path)
+    short = speak("What is the weather today?", Voice("espeak-ng", "en-us", 150), tmp_path)
+    scribe = resident_pipeline.golems["scribe"]
+    looped, plain = scribe.run([Audio(samples, TARGET_RATE, 1), Audio(short, TARGET_RATE, 1)])
+    assert looped.window_s == 30.0 and plain.window_s == 10.0
+    assert looped.text.lower().count("joke") == 1 and looped.compression_ratio < 2.4, looped.text
+    assert plain.min_token_logprob is not None and -20 < plain.min_token_logprob < 0
+
+
+@pytest.mark.parametrize("backend", ["ctranslate2", "transformers"])
+def test_the_loop_fallback_keeps_every_answer_in_its_place(backend: str, tiny_whisper_dir: Path, samples: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the loop threshold forced below any text, every short-window utterance takes the fallback: all come
+    back from the 30 s window, in batch order, and (real CTranslate2 model) with the text a 30 s-only Scribe
+    gives, since both decode the same silence-padded features."""
+    from golemline.predictors import scribe as scribe_module
+
+    overrides = {} if backend == "ctranslate2" else {"scribe_model": str(tiny_whisper_dir),
+                                                     "scribe_backend": backend}
+    names = ("weather", "timer", "music")
+    audios = [decode((samples / f"{name}.wav").read_bytes()) for name in names]
+    monkeypatch.setattr(scribe_module, "LOOP_RATIO", -1.0)
+    bucketed = Scribe(Settings().with_overrides(**overrides))
+    bucketed.load()
+    redone = bucketed.run(audios)
+    bucketed.unload()
+    assert [t.window_s for t in redone] == [30.0] * len(names)
+    assert [t.duration_s for t in redone] == [a.duration_s for a in audios]
+    if backend == "ctranslate2":
+        monkeypatch.setattr(scribe_module, "LOOP_RATIO", 2.4)
+        full = Scribe(Settings().with_overrides(scribe_windows_s=(30.0,)))
+        full.load()
+        assert [t.text for t in redone] == [t.text for t in full.run(audios)]
+        full.unload()

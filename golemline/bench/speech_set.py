@@ -8,17 +8,16 @@ Needs `espeak-ng`, `flite` and `sox` on PATH (Debian packages of the same names)
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from golemline.audio import TARGET_RATE, Audio, decode
+from golemline.audio import TARGET_RATE, Audio
 from golemline.domain import IntentRequest, IntentResult, Transcript
-from golemline.errors import ConfigError
+from golemline.evaluation.voices import Voice, require
+from golemline.evaluation.voices import speak as synthesise
 from golemline.gating import check_audio, check_intent, check_transcript
 from golemline.predictors.interpreter import Interpreter
 from golemline.predictors.scribe import Scribe
@@ -39,24 +38,12 @@ OTHER_VOICES = (("espeak-ng", "en-gb", 130), ("espeak-ng", "en-us+f3", 175), ("f
 INTELLIGIBLE_WER = 0.25  # a transcript this close to what was said is worth answering
 
 
-def _need(*tools: str) -> None:
-    missing = [tool for tool in tools if shutil.which(tool) is None]
-    if missing:
-        raise ConfigError(f"the spoken evaluation set needs {', '.join(missing)} on PATH (apt-get install "
-                          f"{' '.join(missing)})")
-
-
 def speak(text: str, workdir: Path, voice: tuple[str, str, int] = TUNING_VOICE) -> np.ndarray:
     """One utterance in one voice, 16 kHz mono."""
     engine, name, speed = voice
-    _need(engine, "sox")
-    raw, out = workdir / "raw.wav", workdir / "out.wav"
-    if engine == "flite":
-        subprocess.run(["flite", "-voice", name, "-t", text, "-o", str(raw)], check=True)
-    else:
-        subprocess.run(["espeak-ng", "-v", name, "-s", str(speed), "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", str(TARGET_RATE), "-c", "1", "-b", "16", str(out)], check=True)
-    return decode(out.read_bytes()).samples
+    spoken = Voice(engine, name, speed if engine == "espeak-ng" else 0)
+    require((spoken,))
+    return synthesise(text, spoken, workdir)
 
 
 def with_noise(speech: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
@@ -127,9 +114,8 @@ def judge(kind: str, expected: str, samples: np.ndarray, scribe: Scribe | Callab
         [transcript] = transcribe([audio])
         rejection = check_transcript(transcript, settings.gating)
     if rejection is None and transcript is not None:
-        min_score, min_margin = interpreter.thresholds
         [intent] = interpreter.run([IntentRequest.create(transcript.text)])
-        rejection = check_intent(intent, min_score, min_margin)
+        rejection = check_intent(intent, *interpreter.thresholds)
     spoken = kind.split(": ", 1)[1] if ": " in kind else None
     wer = word_error_rate(spoken, transcript.text) if spoken and transcript else None
     garbage = expected in ("-", "off-topic") or (spoken is not None and (wer is None or wer > INTELLIGIBLE_WER))

@@ -12,10 +12,11 @@ Backends:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from golemline.domain import IntentRequest, IntentResult
 from golemline.errors import InvalidInput
+from golemline.labels import BACKGROUND, DEFAULT_LABELS
 from golemline.predictors.base import Backend, Golem, quantize_int8_cpu, torch_dtype, torch_module_bytes
 from golemline.settings import Settings
 
@@ -25,19 +26,22 @@ class InterpreterBackend(Backend[IntentRequest, IntentResult]):
 
     default_min_score: ClassVar[float]
     default_min_margin: ClassVar[float]
+    default_min_open_set_margin: ClassVar[float | None] = None  # None: no "none of these" score
 
 
 class EmbeddingInterpreter(InterpreterBackend):
     """Cosine similarity of sentence embeddings; label embeddings are cached per description."""
 
-    # Tuned in docs/gating.md: zero garbage transcripts passed, 28/29 intelligible utterances kept.
-    default_min_score = 0.35
-    default_min_margin = 0.12
+    # Calibrated (`golem gate calibrate --max-wrong 0.05`, docs/gating.md); tests/test_gate_calibration.py checks.
+    default_min_score = 0.4
+    default_min_margin = 0.15
+    default_min_open_set_margin: ClassVar[float | None] = 0.0
 
     def __init__(self, model_dir: Path, settings: Settings) -> None:
         super().__init__(model_dir, settings)
         self._model: Any = None
         self._label_cache: dict[str, Any] = {}
+        self._background: Any = None  # the background prototypes, stacked (embedded once)
 
     def load(self) -> None:
         from sentence_transformers import SentenceTransformer
@@ -52,6 +56,7 @@ class EmbeddingInterpreter(InterpreterBackend):
     def unload(self) -> None:
         self._model = None
         self._label_cache.clear()
+        self._background = None
 
     def memory_bytes(self) -> int:
         return torch_module_bytes(self._model)
@@ -60,14 +65,24 @@ class EmbeddingInterpreter(InterpreterBackend):
         """Embed the texts in one pass; label prototypes are embedded once per distinct sentence and cached."""
         import torch
 
-        missing = [d for d in dict.fromkeys(p for r in batch for label in r.labels for p in label.prototypes)
-                   if d not in self._label_cache]
+        wanted = (*(p for r in batch for label in r.labels for p in label.prototypes), *BACKGROUND)
+        missing = [d for d in dict.fromkeys(wanted) if d not in self._label_cache]
         with torch.inference_mode():
             if missing:
                 vectors = self._model.encode(missing, convert_to_tensor=True, normalize_embeddings=True)
                 self._label_cache.update(zip(missing, vectors, strict=True))
             return self._model.encode([r.text for r in batch], convert_to_tensor=True, normalize_embeddings=True,
                                       batch_size=max(1, len(batch)))
+
+    def _background_for(self, request: IntentRequest) -> Any:
+        """The background prototypes stacked, or None when the request names labels of its own (see BACKGROUND)."""
+        import torch
+
+        if not set(request.labels) <= set(DEFAULT_LABELS):
+            return None
+        if self._background is None:
+            self._background = torch.stack([self._label_cache[p] for p in BACKGROUND]).float()
+        return self._background
 
     def postprocess(self, texts: Any, batch: list[IntentRequest]) -> list[IntentResult]:
         import torch
@@ -80,7 +95,9 @@ class EmbeddingInterpreter(InterpreterBackend):
             for label in request.labels:  # a label scores its best-matching prototype
                 scores.append(float(similarity[start:start + len(label.prototypes)].max()))
                 start += len(label.prototypes)
-            results.append(IntentResult.rank(request.labels, scores))
+            background = self._background_for(request)
+            none_score = None if background is None else float((background @ vector.float()).max())
+            results.append(IntentResult.rank(request.labels, scores, none_score))
         return results
 
 
@@ -152,17 +169,29 @@ class Interpreter(Golem[IntentRequest, IntentResult]):
     backends = {"embedding": EmbeddingInterpreter, "nli": NLIInterpreter}
 
     @property
-    def thresholds(self) -> tuple[float, float]:
+    def thresholds(self) -> IntentThresholds:
         return intent_thresholds(self.settings)
 
 
-def intent_thresholds(settings: Settings) -> tuple[float, float]:
-    """(min score, min margin): the gating policy's values, else the configured backend's calibrated defaults.
+class IntentThresholds(NamedTuple):
+    min_score: float
+    min_margin: float
+    min_open_set_margin: float | None
+
+
+def intent_thresholds(settings: Settings) -> IntentThresholds:
+    """The gating policy's values, else the configured backend's calibrated defaults.
 
     A function of settings alone, so a transformer that calls a remote Interpreter gates exactly as in-process.
     """
     backend = Interpreter.backends[settings.golems["interpreter"].backend]
     assert issubclass(backend, InterpreterBackend)
     gating = settings.gating
-    return (gating.min_intent_score if gating.min_intent_score is not None else backend.default_min_score,
-            gating.min_intent_margin if gating.min_intent_margin is not None else backend.default_min_margin)
+
+    def pick(value: float | None, default: float | None) -> float | None:
+        return value if value is not None else default
+
+    score, margin = pick(gating.min_intent_score, backend.default_min_score), pick(gating.min_intent_margin,
+                                                                                   backend.default_min_margin)
+    assert score is not None and margin is not None
+    return IntentThresholds(score, margin, pick(gating.min_open_set_margin, backend.default_min_open_set_margin))

@@ -65,6 +65,9 @@ def fit_to_window(features: np.ndarray, window_s: float, as_silence: bool = True
     return np.concatenate([features, padding], axis=-1)
 
 
+LOOP_RATIO = 2.4
+"""A decoded text whose zlib compression ratio is above this repeats itself (Whisper's own fallback threshold)."""
+
 TOKENS_PER_WINDOW_SECOND = 15
 """Decoding budget per second of window: fast speech is about 5 tokens a second, so 15 leaves room for any real
 text while a decoder stuck in a loop stops early (the compression gate then rejects it)."""
@@ -163,7 +166,39 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         """One encoder pass and one decoder call per window bucket; faster-whisper's windowed transcription
         (monolithic: features, model and text in one call) for audio longer than every window."""
         decoded = {window: self._decode_batch(features, window) for window, (_, features) in inputs.windows.items()}
+        self._redo_loops_on_full_window(inputs, decoded)
         return _Ct2Outputs(inputs, decoded, {i: self._one(audio) for i, audio in inputs.long.items()})
+
+    def _redo_loops_on_full_window(self, inputs: _Ct2Inputs, decoded: dict[float, tuple[list[Any], list[str]]]
+                                   ) -> None:
+        """An utterance whose short-window decode loops ("Tell me a joke Tell me a joke ...": 12 of 687
+        calibration cases of the gating corpus, most of them clean flite speech) is decoded again on Whisper's own
+        30 s window, where the same audio decoded cleanly in every one of those cases. Only loops pay twice."""
+        redo: list[tuple[int, np.ndarray]] = []
+        for window in [w for w in decoded if w < WHISPER_WINDOW_S]:
+            (positions, features), (outputs, languages) = inputs.windows[window], decoded[window]
+            tokenizers = self._tokenizers(languages)
+            loops = [j for j, (output, language) in enumerate(zip(outputs, languages, strict=True))
+                     if compression_ratio(tokenizers[language].decode(output.sequences_ids[0])) > LOOP_RATIO]
+            if not loops:
+                continue
+            redo += [(positions[j], fit_to_window(features[j], WHISPER_WINDOW_S, self.pad_as_silence)) for j in loops]
+            keep = [j for j in range(len(positions)) if j not in loops]
+            inputs.windows[window] = ([positions[j] for j in keep], features[keep])
+            decoded[window] = ([outputs[j] for j in keep], [languages[j] for j in keep])
+            if not keep:
+                del inputs.windows[window], decoded[window]
+        if redo:
+            stacked = np.stack([f for _, f in redo])
+            outputs, languages = self._decode_batch(stacked, WHISPER_WINDOW_S)
+            positions = [i for i, _ in redo]
+            if WHISPER_WINDOW_S in inputs.windows:  # the 30 s bucket already had utterances of its own
+                (earlier, features), (previous, previous_languages) = (inputs.windows[WHISPER_WINDOW_S],
+                                                                       decoded[WHISPER_WINDOW_S])
+                positions, stacked = earlier + positions, np.concatenate([features, stacked])
+                outputs, languages = previous + outputs, previous_languages + languages
+            inputs.windows[WHISPER_WINDOW_S] = (positions, stacked)
+            decoded[WHISPER_WINDOW_S] = (outputs, languages)
 
     def _decode_batch(self, features: np.ndarray, window_s: float = WHISPER_WINDOW_S) -> tuple[list[Any], list[str]]:
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -179,7 +214,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         max_length = min(whisper.max_length, int(TOKENS_PER_WINDOW_SECOND * window_s))
         outputs = whisper.model.generate(encoded, prompts, beam_size=1, max_length=max_length,
                                          return_scores=True, return_no_speech_prob=True, suppress_blank=True,
-                                         suppress_tokens=suppress)
+                                         suppress_tokens=suppress, return_logits_vocab=True)
         return list(outputs), languages
 
     def _tokenizers(self, languages: list[str]) -> dict[str, Any]:
@@ -203,14 +238,28 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
                                         avg_logprob=rounded(avg_logprob),
                                         no_speech_prob=rounded(output.no_speech_prob),
                                         compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs,
-                                        window_s=window, speech_s=inputs.speech_s[i])
+                                        window_s=window, speech_s=inputs.speech_s[i],
+                                        min_token_logprob=rounded(_min_token_logprob(tokens, output.logits[0])))
         return [results[i] for i in range(len(batch))]
 
 
-_HfOutputs = tuple[dict[float, tuple[list[int], list[list[int]], list[float], list[float | None]]],
+def _min_token_logprob(tokens: list[int], step_logits: list[Any]) -> float | None:
+    """The least likely chosen token's log-probability, from CTranslate2's per-step vocabulary logits (suppressed
+    tokens arrive as float32's lowest value, which the log-sum-exp ignores)."""
+    if not tokens:
+        return None
+    worst = 0.0
+    for token, logits in zip(tokens, step_logits, strict=False):
+        row = np.asarray(logits).reshape(-1)  # a float32 view: converting 52k logits to float64 cost 10x the time
+        top = row.max()
+        worst = min(worst, float(row[token] - top - np.log(np.exp(row - top).sum(dtype=np.float64))))
+    return worst
+
+
+_HfOutputs = tuple[dict[float, tuple[list[int], list[list[int]], list[float], list[float], list[float | None]]],
                    list[float | None]]
-"""Per window: (batch positions, generated tokens, summed log-probabilities, no-speech probabilities); and the
-speech seconds per batch position."""
+"""Per window: (batch positions, generated tokens, summed and least token log-probabilities, no-speech
+probabilities); and the speech seconds per batch position."""
 
 
 class TransformersWhisper(Backend[Audio, Transcript]):
@@ -284,10 +333,45 @@ class TransformersWhisper(Backend[Audio, Transcript]):
 
     def _forward(self, inputs: tuple[dict[float, tuple[list[int], Any]], list[float | None]]) -> _HfOutputs:
         windows, speech = inputs
-        return {window: (positions, *self._decode(features, window))
-                for window, (positions, features) in windows.items()}, speech
+        decoded = {window: (positions, *self._decode(features, window))
+                   for window, (positions, features) in windows.items()}
+        return self._redo_loops_on_full_window(windows, decoded), speech
 
-    def _decode(self, features: Any, window_s: float) -> tuple[list[list[int]], list[float], list[float | None]]:
+    def _redo_loops_on_full_window(self, windows: dict[float, tuple[list[int], Any]],
+                                   decoded: dict[float, tuple[Any, ...]]) -> dict[float, Any]:
+        """As the CTranslate2 backend does: a short-window decode that loops is decoded again on the 30 s window
+        (features padded with the silence value, which is what zero audio gives after Whisper's log-mel floor)."""
+        import torch
+
+        redo_positions: list[int] = []
+        redo_features = []
+        out: dict[float, Any] = {}
+        for window, entry in decoded.items():
+            positions: list[int] = entry[0]
+            columns: list[list[Any]] = list(entry[1:])  # generated tokens, log-prob sums and minima, no-speech
+            loops = set() if window >= WHISPER_WINDOW_S else {
+                j for j, tokens in enumerate(columns[0])
+                if compression_ratio(self._processor.tokenizer.decode(tokens, skip_special_tokens=True)) > LOOP_RATIO}
+            features = windows[window][1]
+            for j in sorted(loops):
+                row = features[j]
+                redo_features.append(torch.nn.functional.pad(row, (0, frames(WHISPER_WINDOW_S) - row.shape[-1]),
+                                                              value=float(row.max()) - 2.0))
+                redo_positions.append(positions[j])
+            keep = [j for j in range(len(positions)) if j not in loops]
+            if keep:
+                out[window] = ([positions[j] for j in keep], *([column[j] for j in keep] for column in columns))
+        if redo_positions:
+            again: tuple[Any, ...] = self._decode(torch.stack(redo_features), WHISPER_WINDOW_S)
+            if WHISPER_WINDOW_S in out:
+                earlier = out[WHISPER_WINDOW_S]
+                again = tuple(a + b for a, b in zip(earlier[1:], again, strict=True))
+                redo_positions = earlier[0] + redo_positions
+            out[WHISPER_WINDOW_S] = (redo_positions, *again)
+        return out
+
+    def _decode(self, features: Any, window_s: float
+                ) -> tuple[list[list[int]], list[float], list[float], list[float | None]]:
         """Encoder once for the bucket, then a greedy decoder loop with a KV cache; per-token log-probabilities
         and the no-speech probability come from the same passes."""
         import torch
@@ -307,6 +391,7 @@ class TransformersWhisper(Backend[Audio, Transcript]):
                                              else [None] * rows)
             generated: list[list[int]] = [[] for _ in range(rows)]
             logprob_sums = [0.0] * rows
+            logprob_mins = [0.0] * rows
             done = torch.zeros(rows, dtype=torch.bool, device=self.device)
             logits, past = out.logits[:, -1].float(), out.past_key_values
             room = model.config.max_target_positions - len(prompt)  # the decoder's positional table ends here
@@ -320,13 +405,15 @@ class TransformersWhisper(Backend[Audio, Transcript]):
                     if not done[row]:
                         generated[row].append(token)
                         logprob_sums[row] += lp
+                        if token != eot:
+                            logprob_mins[row] = min(logprob_mins[row], lp)
                 done |= next_ids == eot
                 if bool(done.all()):
                     break
                 out = model(encoder_outputs=(encoded,), decoder_input_ids=next_ids[:, None],
                             past_key_values=past, use_cache=True)
                 logits, past = out.logits[:, -1].float(), out.past_key_values
-        return generated, logprob_sums, no_speech
+        return generated, logprob_sums, logprob_mins, no_speech
 
     def _special(self, token: str) -> int:
         found = self._token(token)
@@ -338,15 +425,17 @@ class TransformersWhisper(Backend[Audio, Transcript]):
         decoded, speech = outputs
         eot = self._special("<|endoftext|>")
         results: dict[int, Transcript] = {}
-        for window, (positions, generated, logprob_sums, no_speech) in decoded.items():
-            for i, tokens, total, ns in zip(positions, generated, logprob_sums, no_speech, strict=True):
+        for window, (positions, generated, logprob_sums, logprob_mins, no_speech) in decoded.items():
+            for i, tokens, total, worst, ns in zip(positions, generated, logprob_sums, logprob_mins, no_speech,
+                                                   strict=True):
                 audio = batch[i]
                 text = self._processor.tokenizer.decode([t for t in tokens if t != eot],
                                                         skip_special_tokens=True).strip()
                 results[i] = Transcript(text=text, language="en", duration_s=audio.duration_s,
                                         avg_logprob=rounded(total / len(tokens)) if tokens else None,
                                         no_speech_prob=rounded(ns), compression_ratio=compression_ratio(text),
-                                        rms_dbfs=audio.rms_dbfs, window_s=window, speech_s=speech[i])
+                                        rms_dbfs=audio.rms_dbfs, window_s=window, speech_s=speech[i],
+                                        min_token_logprob=rounded(worst) if tokens else None)
         return [results[i] for i in range(len(batch))]
 
 

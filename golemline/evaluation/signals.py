@@ -1,0 +1,80 @@
+"""Every corpus case through the real Scribe and Interpreter once, with every signal a gate could use recorded
+(`signals-<fingerprint>.jsonl` beside the corpus). Calibration then only reads numbers: trying a threshold costs
+no model call, and the same recorded signals give the same thresholds on every run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from golemline.audio import TARGET_RATE, Audio
+from golemline.domain import IntentRequest
+from golemline.evaluation.corpus import VERSION, Case, Corpus
+from golemline.labels import BACKGROUND, DEFAULT_LABELS
+from golemline.predictors.interpreter import Interpreter
+from golemline.predictors.scribe import Scribe
+from golemline.settings import Settings
+from golemline.wer import word_error_rate
+
+BATCH = 8
+
+
+def fingerprint(settings: Settings) -> str:
+    """What the recorded signals depend on: the models, their backends and dtype, the windows, the labels."""
+    parts = [VERSION, settings.dtype, settings.scribe_windows_s, settings.scribe_vad_trim, BACKGROUND,
+             [(label.name, label.prototypes) for label in DEFAULT_LABELS],
+             *[(g, settings.golems[g].model, settings.golems[g].backend) for g in ("scribe", "interpreter")]]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:12]
+
+
+def speech_ratio(audio: Audio) -> float:
+    """Share of the clip that Silero VAD (inside faster-whisper) calls speech."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    spans = get_speech_timestamps(audio.samples, VadOptions())
+    return round(sum(s["end"] - s["start"] for s in spans) / max(1, len(audio.samples)), 4)
+
+
+def record(corpus: Corpus, settings: Settings, progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """One row per case (corpus order): the case, the measured signals and the ungated answer. Cached."""
+    path = corpus.root / f"signals-{fingerprint(settings)}-{len(corpus.cases)}.jsonl"
+    if path.exists():
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        if [r["id"] for r in rows] == [c.id for c in corpus.cases]:
+            return rows
+    scribe, interpreter = Scribe(settings), Interpreter(settings)
+    scribe.load()
+    interpreter.load()
+    rows = []
+    try:
+        for start in range(0, len(corpus.cases), BATCH):
+            if progress and start % (BATCH * 25) == 0:
+                progress(f"signals {start}/{len(corpus.cases)}")
+            rows += _batch(corpus, corpus.cases[start:start + BATCH], scribe, interpreter)
+    finally:
+        scribe.unload()
+        interpreter.unload()
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+def _batch(corpus: Corpus, cases: list[Case], scribe: Scribe, interpreter: Interpreter) -> list[dict[str, Any]]:
+    audios = [Audio(samples=corpus.samples(c), source_rate=TARGET_RATE, source_channels=1) for c in cases]
+    transcripts = scribe.run(audios)
+    intents = interpreter.run([IntentRequest.create(t.text) if t.text.strip() else IntentRequest.create("-")
+                               for t in transcripts])
+    rows = []
+    for case, audio, transcript, intent in zip(cases, audios, transcripts, intents, strict=True):
+        rows.append({**asdict(case), "rms_dbfs": round(audio.rms_dbfs, 2), "duration_s": round(audio.duration_s, 3),
+                     "speech_ratio": speech_ratio(audio), "transcript": transcript.text,
+                     "words": len(transcript.text.split()),
+                     "wer": word_error_rate(case.text, transcript.text) if case.text else None,
+                     "no_speech_prob": transcript.no_speech_prob, "avg_logprob": transcript.avg_logprob,
+                     "min_token_logprob": transcript.min_token_logprob,
+                     "compression_ratio": round(transcript.compression_ratio, 3),
+                     "intent": intent.label, "score": intent.score, "margin": intent.margin,
+                     "none_score": intent.none_score})
+    return rows
