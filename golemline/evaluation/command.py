@@ -66,10 +66,6 @@ def command_gate(args: argparse.Namespace, settings: Settings | None) -> int:
         command = "golem gate calibrate " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["gate", "calibrate"] \
             else "golem gate calibrate"
         args.report.write_text(report.markdown(result, policy, heldout, len(calibration_rows),
-                                               corpus.describe([corpus.Case(**{k: r[k] for k in _CASE_FIELDS})
-                                                                for r in rows]), png.name, command))
+                                               corpus.describe(rows), png.name, command))
         print(f"report written to {args.report} (plot {png})")
     return 0
-
-
-_CASE_FIELDS = tuple(corpus.Case.__dataclass_fields__)

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
@@ -247,13 +248,13 @@ def default_cache(small: bool = False) -> Path:
     return cache_home() / f"corpus-v{VERSION}{'-slice' if small else ''}"
 
 
-def describe(all_cases: list[Case]) -> list[str]:
-    """Markdown lines: what the corpus holds and where each part comes from."""
+def describe(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines: what the corpus holds (counted from the recorded rows) and where each part comes from."""
     from collections import Counter
 
     lines = ["| split | in-domain | off-domain | non-speech | human | total |", "| --- | --- | --- | --- | --- | --- |"]
     for split in SPLITS:
-        counts = Counter(c.group for c in all_cases if c.split == split)
+        counts = Counter(r["group"] for r in rows if r["split"] == split)
         lines.append(f"| {split} | {counts['in-domain']} | {counts['off-domain']} | {counts['non-speech']} | "
                      f"{counts['human']} | {sum(counts.values())} |")
     lines += ["", "Speakers (synthesised with the Debian packages espeak-ng, flite and festival; text → speech → "
