@@ -1,13 +1,19 @@
-"""Oracle: the bundled offline model answers on topic, greedy is deterministic, generation is bounded."""
+"""Oracle: the bundled offline model answers on topic, greedy is deterministic, generation is bounded, and the
+CPU layout of its vocabulary head changes no reply."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import torch
 
 from golemline.domain import IntentRequest, ReplyRequest
 from golemline.errors import InvalidInput
 from golemline.pipeline import Pipeline
+from golemline.predictors.base import lay_out_output_head_for_cpu, torch_module_bytes
 from golemline.predictors.oracle import Oracle
+from golemline.predictors.prompt import build_prompt
 from golemline.serving.adapter import parse_instance
 from golemline.settings import Settings
 
@@ -78,3 +84,71 @@ def test_newlines_cannot_forge_prompt_lines() -> None:
 def test_bad_requests_name_the_problem(instance: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         parse_instance("oracle", instance, Settings())
+
+
+REQUESTS = [ReplyRequest(text, intent) for text, intent in [
+    ("What is the weather today?", "weather"), ("Play some jazz.", "music"), ("Set a timer for ten minutes.", "timer"),
+    ("What are the main headlines this evening?", "news"), ("Good morning!", "smalltalk"),
+    ("Will it snow in Oslo on Friday?", "weather"), ("Put on something relaxing.", "music"),
+    ("How are you doing?", "smalltalk"), ("Remind me in an hour.", "timer"), ("Any news about the election?", "news"),
+]]
+
+
+def stock_replies(model_dir: Path, requests: list[ReplyRequest]) -> list[str]:
+    """The same prompts through an unmodified transformers model and its own generate (greedy), one at a time."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    newline = tokenizer.encode("\n", add_special_tokens=False)[-1]
+    replies = []
+    for request in requests:
+        ids = tokenizer(build_prompt(request.text, request.intent), return_tensors="pt", add_special_tokens=False)
+        with torch.inference_mode():
+            out = model.generate(**ids, max_new_tokens=Settings().max_new_tokens, do_sample=False,
+                                 eos_token_id=[tokenizer.eos_token_id, newline], pad_token_id=tokenizer.eos_token_id)
+        replies.append(tokenizer.decode(out[0, ids.input_ids.shape[1]:], skip_special_tokens=True)
+                       .split("\n")[0].strip())
+    return replies
+
+
+def test_the_cpu_head_layout_keeps_every_reply_and_the_tied_embedding(resident_pipeline: Pipeline) -> None:
+    """The head is stored transposed on the CPU for speed (`lay_out_output_head_for_cpu`); the stock model, laid out
+    as saved and decoded by transformers' own generate, must give the same replies."""
+    oracle = resident_pipeline.golems["oracle"]
+    model = oracle._loaded_backend()._model  # type: ignore[attr-defined]
+    head = model.get_output_embeddings().weight
+    assert head is model.transformer.wte.weight  # still one tensor: the head and the embedding stay tied
+    if oracle.settings.resolved_device == "cpu":
+        assert head.stride() == (1, head.shape[0])  # laid out transposed
+    assert oracle.memory_bytes() == oracle.estimated_bytes()  # nothing was copied
+
+    batched = [r.text for r in oracle.run(REQUESTS)]  # left-padded batch, as the server runs it
+    alone = [oracle.run([r])[0].text for r in REQUESTS]
+    expected = stock_replies(oracle.model_dir, REQUESTS)
+    assert alone == expected
+    assert batched == expected
+    assert all(expected)  # the comparison is about real replies, not empty strings
+
+
+def test_the_layout_is_a_no_op_for_an_int8_head_and_a_model_without_one() -> None:
+    quantized = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(4, 8)), {"0"},
+                                                       dtype=torch.qint8)
+
+    class Headless(torch.nn.Module):
+        def get_output_embeddings(self) -> None:
+            return None
+
+    class Quantized(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = quantized[0]
+
+        def get_output_embeddings(self) -> torch.nn.Module:
+            return self.head
+
+    lay_out_output_head_for_cpu(Headless())
+    model = Quantized()
+    before = torch_module_bytes(model)
+    lay_out_output_head_for_cpu(model)
+    assert torch_module_bytes(model) == before

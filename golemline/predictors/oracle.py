@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from golemline.domain import Reply, ReplyRequest, compression_ratio
-from golemline.predictors.base import Backend, Golem, quantize_int8_cpu, torch_dtype, torch_module_bytes
+from golemline.predictors.base import (
+    Backend,
+    Golem,
+    lay_out_output_head_for_cpu,
+    quantize_int8_cpu,
+    torch_dtype,
+    torch_module_bytes,
+)
 from golemline.predictors.prompt import build_prompt
 from golemline.settings import Settings
 
@@ -36,6 +43,8 @@ class CausalLM(Backend[ReplyRequest, Reply]):
                                                      dtype=torch_dtype(self.settings.dtype)).eval()
         if self.settings.dtype == "int8" and self.device == "cpu":
             model = quantize_int8_cpu(model)
+        if self.device == "cpu":
+            lay_out_output_head_for_cpu(model)
         self._tokenizer, self._model = tokenizer, model.to(self.device)
 
     def unload(self) -> None:

@@ -25,6 +25,7 @@ from golemline.predictors.base import (
     DTYPE_BYTES,
     Backend,
     Golem,
+    lay_out_output_head_for_cpu,
     quantize_int8_cpu,
     torch_dtype,
     torch_module_bytes,
@@ -64,6 +65,11 @@ def fit_to_window(features: np.ndarray, window_s: float, as_silence: bool = True
     padding = np.full((*features.shape[:-1], width - features.shape[-1]), fill, dtype=features.dtype)
     return np.concatenate([features, padding], axis=-1)
 
+
+LANGUAGE = "en"
+"""What the Scribe transcribes into, on a multilingual Whisper too: the Interpreter's intents and the Oracle are
+English, and letting Whisper guess the language turned synthetic English into Spanish ("Play a song by the Beatles"
+→ "tres son y familia" on Whisper base). The transformers backend prompts with <|en|> for the same reason."""
 
 LOOP_RATIO = 2.4
 """A decoded text whose zlib compression ratio is above this repeats itself (Whisper's own fallback threshold)."""
@@ -141,7 +147,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         segments, info = self._model.transcribe(
             audio.samples, beam_size=1, temperature=0.0, condition_on_previous_text=False,
             without_timestamps=True, compression_ratio_threshold=None, log_prob_threshold=None,
-            no_speech_threshold=None, vad_filter=False, language=None)
+            no_speech_threshold=None, vad_filter=False, language=LANGUAGE)
         segments = list(segments)
         text = "".join(s.text for s in segments).strip()
         tokens = [len(s.tokens) for s in segments]
@@ -205,9 +211,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
 
         whisper = self._model
         encoded = whisper.encode(features)
-        multilingual = whisper.model.is_multilingual
-        languages = ([r[0][0][2:-2] for r in whisper.model.detect_language(encoded)] if multilingual
-                     else ["en"] * len(features))
+        languages = [LANGUAGE] * len(features)
         tokenizers = self._tokenizers(languages)
         prompts = [whisper.get_prompt(tokenizers[lang], [], without_timestamps=True) for lang in languages]
         suppress = get_suppressed_tokens(next(iter(tokenizers.values())), [-1])
@@ -280,6 +284,8 @@ class TransformersWhisper(Backend[Audio, Transcript]):
             self.model_dir, dtype=torch_dtype(self.settings.dtype)).eval()
         if self.settings.dtype == "int8" and self.device == "cpu":
             model = quantize_int8_cpu(model)
+        if self.device == "cpu":
+            lay_out_output_head_for_cpu(model)
         self._model = model.to(self.device)
 
     def unload(self) -> None:
