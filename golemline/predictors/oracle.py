@@ -54,8 +54,40 @@ class CausalLM(Backend[ReplyRequest, Reply]):
     def memory_bytes(self) -> int:
         return torch_module_bytes(self._model)
 
+    def _context(self) -> int:
+        """Positions the model can attend to (the bundled model was trained with 96; distilgpt2 has 1024)."""
+        config = self._model.config
+        return int(getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None) or 1024)
+
+    def _reply_room(self) -> int:
+        """New tokens a reply may take: the setting, but never more than half the context, so a prompt has room."""
+        return min(self.settings.max_new_tokens, self._context() // 2)
+
+    def _fitted_prompt(self, request: ReplyRequest) -> str:
+        """The prompt, with the request's text cut from the front until prompt and reply fit the context.
+
+        Why: a long dictation (a 25 s transcript) made a prompt longer than the bundled model's 96 positions and the
+        position lookup failed (IndexError, a 500 for the whole pipeline). The end of a request and the intent line
+        are what a reply continues from, so the start of the text is what goes."""
+        prompt = build_prompt(request.text, request.intent)
+        room = self._context() - self._reply_room()
+        tokenizer = self._tokenizer
+        if len(tokenizer.encode(prompt, add_special_tokens=False)) <= room:
+            return prompt
+        words = request.text.split()
+
+        def fits(kept: int) -> bool:
+            return len(tokenizer.encode(build_prompt(" ".join(words[len(words) - kept:]), request.intent),
+                                        add_special_tokens=False)) <= room
+
+        low, high = 0, len(words)  # the most trailing words that fit: a bisection, a dozen tokenizer calls at most
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle - 1)
+        return build_prompt(" ".join(words[len(words) - low:]), request.intent)
+
     def preprocess(self, batch: list[ReplyRequest]) -> Any:
-        prompts = [build_prompt(r.text, r.intent) for r in batch]
+        prompts = [self._fitted_prompt(r) for r in batch]
         return self._tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
 
     def _forward(self, encoded: Any) -> tuple[Any, int, float]:
@@ -70,7 +102,8 @@ class CausalLM(Backend[ReplyRequest, Reply]):
             sampling = {"do_sample": True, "top_k": 40, "temperature": 0.8}
         started = time.perf_counter()
         with torch.inference_mode():
-            output = self._model.generate(**encoded.to(self.device), max_new_tokens=settings.max_new_tokens,
+            room = min(settings.max_new_tokens, self._context() - encoded.input_ids.shape[1])
+            output = self._model.generate(**encoded.to(self.device), max_new_tokens=room,
                                           eos_token_id=[tokenizer.eos_token_id, *newline[-1:]],
                                           pad_token_id=tokenizer.pad_token_id, **sampling)
         prompt_length = encoded.input_ids.shape[1]
