@@ -23,7 +23,7 @@ from golemline.errors import ConfigError
 
 GOLEMS = ("scribe", "interpreter", "oracle")
 POLICIES = ("resident", "sequential", "lru")
-DTYPES = ("fp32", "fp16", "bf16", "int8")
+DTYPES = ("auto", "fp32", "fp16", "bf16", "int8")
 DEVICES = ("cpu", "cuda", "auto")
 BACKENDS = {"scribe": ("ctranslate2", "transformers"), "interpreter": ("embedding", "nli"),
             "oracle": ("causal-lm",)}
@@ -75,7 +75,8 @@ class GatingPolicy:
     # Defaults: `golem gate calibrate --max-wrong 0.05` (docs/gating.md); tests/test_gate_calibration.py checks them.
     max_no_speech_prob: float = field(default=0.7, metadata=_opt("reject when Whisper's no-speech probability "
                                                                  "is above this", "gating"))
-    min_avg_logprob: float = field(default=-1.2, metadata=_opt("reject transcripts whose average token "
+    # -100 is off: calibrated on the int8 Scribe, the least-likely-token check did this one's work (docs/gating.md).
+    min_avg_logprob: float = field(default=-100.0, metadata=_opt("reject transcripts whose average token "
                                                                "log-probability is below this", "gating"))
     max_compression_ratio: float = field(default=2.4, metadata=_opt("reject repetitive transcripts (zlib "
                                                                      "compression ratio above this)", "gating"))
@@ -154,7 +155,11 @@ class Settings:
     golems: Mapping[str, GolemSpec] = field(default_factory=lambda: dict(PROFILES["offline"]))
     device: str = field(default="cpu", metadata=_opt("where the golems run: cpu, cuda or auto", "runtime",
                                                      DEVICES))
-    dtype: str = field(default="fp32", metadata=_opt("weights/compute precision", "runtime", DTYPES))
+    # auto: fp16 on a GPU; on the CPU each backend's own choice (`Backend.cpu_auto_dtype`: int8 where its quality
+    # was checked on the gating corpus, the CTranslate2 Scribe; fp32 for torch's dynamic int8, which moved the
+    # Interpreter's scores). Resolved per golem by `Backend.dtype_for`.
+    dtype: str = field(default="auto", metadata=_opt("weights/compute precision (auto: fp16 on GPU; on CPU int8 for "
+                                                     "the CTranslate2 Scribe, fp32 otherwise)", "runtime", DTYPES))
     policy: str = field(default="resident", metadata=_opt("lifecycle: resident | sequential | lru", "lifecycle",
                                                           POLICIES))
     budget_bytes: int | None = field(default=None, metadata=_opt(

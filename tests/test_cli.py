@@ -177,14 +177,15 @@ def test_the_operator_without_a_cluster_is_one_line_and_exit_2(tmp_path: Path) -
 
 
 def test_an_lru_budget_is_never_exceeded_and_one_that_cannot_work_fails_up_front() -> None:
-    budget = 200 * 1024 * 1024
-    proc = golem("run", "samples/weather.wav", "samples/timer.wav", "--policy", "lru", "--budget", "200MiB", "--json")
+    budget = 200 * 1024 * 1024  # sized for fp32 golems: the Scribe (171 MiB) alone fits, not beside the others
+    proc = golem("run", "samples/weather.wav", "samples/timer.wav", "--policy", "lru", "--budget", "200MiB", "--json",
+                 "--dtype", "fp32")
     assert proc.returncode == 0, proc.stderr
     for line in proc.stdout.splitlines():
         memory = json.loads(line)["memory"]
         assert memory["budget_bytes"] == budget and 0 < memory["peak_golem_bytes"] <= budget
         assert memory["budget_warnings"] == []
-    too_small = golem("run", "samples/weather.wav", "--policy", "lru", "--budget", "150MiB")
+    too_small = golem("run", "samples/weather.wav", "--policy", "lru", "--budget", "150MiB", "--dtype", "fp32")
     assert too_small.returncode == 2
     assert too_small.stdout == "" and "cannot hold golem scribe (" in too_small.stderr
 

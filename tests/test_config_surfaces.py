@@ -92,7 +92,7 @@ def test_one_gpu_decision_for_device_and_dtype() -> None:
     body["spec"]["monolith"]["gpu"]["count"] = 0
     [isvc] = build_inference_services(body)
     env = {e["name"]: e.get("value") for e in isvc["spec"]["predictor"]["containers"][0]["env"]}
-    assert (env["GOLEM_DEVICE"], env["GOLEM_DTYPE"]) == ("cpu", "fp32")
+    assert (env["GOLEM_DEVICE"], env["GOLEM_DTYPE"]) == ("cpu", "int8")
 
 
 def test_cli_flags_are_the_settings_options() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from golemline.audio import TARGET_RATE, Audio
@@ -48,8 +50,11 @@ def test_repetition_is_caught_by_compression_ratio() -> None:
 
 
 def test_low_confidence_and_empty_transcripts() -> None:
-    low = check_transcript(transcript(avg_logprob=-1.6), POLICY)
+    # The shipped calibration turns this check off (-100): the least-likely-token check does its work.
+    policy = dataclasses.replace(POLICY, min_avg_logprob=-1.0)
+    low = check_transcript(transcript(avg_logprob=-1.6), policy)
     assert low is not None and low.reason == "low_asr_confidence"
+    assert check_transcript(transcript(avg_logprob=-1.6), POLICY) is None
     empty = check_transcript(transcript(text=" . "), POLICY)
     assert empty is not None and empty.reason == "empty_transcript"
     unknown = check_transcript(transcript(avg_logprob=None), POLICY)

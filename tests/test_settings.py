@@ -56,3 +56,16 @@ def test_invalid_settings_name_the_problem(values: dict[str, object]) -> None:
 def test_unknown_gating_threshold_is_rejected() -> None:
     with pytest.raises(ConfigError, match="unknown gating thresholds: max_vibes"):
         Settings().with_overrides(gating={"max_vibes": "1"})
+
+
+@pytest.mark.parametrize(("dtype", "device", "expected"), [
+    ("auto", "cpu", ("int8", "fp32", "fp32")),  # CTranslate2's int8 kept the WER; torch's dynamic int8 moved intents
+    ("auto", "cuda", ("fp16", "fp16", "fp16")),
+    ("fp32", "cpu", ("fp32", "fp32", "fp32")),
+    ("int8", "cpu", ("int8", "int8", "int8")),
+])
+def test_auto_dtype_is_resolved_per_golem(dtype: str, device: str, expected: tuple[str, str, str]) -> None:
+    from golemline.pipeline import build_golems
+
+    golems = build_golems(Settings().with_overrides(dtype=dtype, device=device))
+    assert tuple(golems[name].dtype for name in ("scribe", "interpreter", "oracle")) == expected

@@ -148,7 +148,9 @@ def bench_baseline(rounds: int = 2) -> dict[str, Any]:
 
 
 # -- (d) dtype with a quality check ------------------------------------------------------------------------------
-def bench_dtype(rounds: int = 2, light: str = "int8") -> dict[str, Any]:
+def bench_dtype(rounds: int = 2, light: str = "auto") -> dict[str, Any]:
+    """fp32 everywhere against `light` (the default, auto: on the CPU the Scribe in int8, the torch golems in fp32),
+    side by side on the spoken samples."""
     pipelines = {dtype: Pipeline(Settings().with_overrides(dtype=dtype)) for dtype in ("fp32", light)}
     answers: dict[str, dict[str, Any]] = {dtype: {} for dtype in pipelines}
 
@@ -361,7 +363,7 @@ def bench_golems(repeats: int = 3, sizes: tuple[int, ...] = GOLEM_BATCH_SIZES) -
                 started = time.perf_counter()
                 golem.run(batch)
                 times[size].append(time.perf_counter() - started)
-        result[name] = {"device": settings.resolved_device, "dtype": settings.dtype,
+        result[name] = {"device": settings.resolved_device, "dtype": golem.dtype,
                         "memory_bytes": golem.memory_bytes(),
                         "batch_seconds": {str(size): round(statistics.median(t), 4) for size, t in times.items()},
                         "batch_seconds_max": {str(size): round(max(t), 4) for size, t in times.items()}}

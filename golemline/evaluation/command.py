@@ -65,7 +65,9 @@ def command_gate(args: argparse.Namespace, settings: Settings | None) -> int:
         report.tradeoff_png(png, result, heldout, calib_signals.subset(~calibrate.halves(calibration_rows)))
         command = "golem gate calibrate " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["gate", "calibrate"] \
             else "golem gate calibrate"
+        measured = (f"signals read from {args.signals}" if args.signals
+                    else f"signals recorded by {signals.golems_measured(settings)}")
         args.report.write_text(report.markdown(result, policy, heldout, len(calibration_rows),
-                                               corpus.describe(rows), png.name, command))
+                                               corpus.describe(rows), png.name, command, measured))
         print(f"report written to {args.report} (plot {png})")
     return 0

@@ -24,10 +24,21 @@ BATCH = 8
 
 def fingerprint(settings: Settings) -> str:
     """What the recorded signals depend on: the models, their backends and dtype, the windows, the labels."""
-    parts = [VERSION, settings.dtype, settings.scribe_windows_s, settings.scribe_vad_trim, BACKGROUND,
+    golems: dict[str, type[Scribe] | type[Interpreter]] = {"scribe": Scribe, "interpreter": Interpreter}
+    parts = [VERSION, settings.scribe_windows_s, settings.scribe_vad_trim, BACKGROUND,
              [(label.name, label.prototypes) for label in DEFAULT_LABELS],
-             *[(g, settings.golems[g].model, settings.golems[g].backend) for g in ("scribe", "interpreter")]]
+             *[(g, settings.golems[g].model, settings.golems[g].backend,
+                golem.backends[settings.golems[g].backend].dtype_for(settings)) for g, golem in golems.items()]]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:12]
+
+
+def golems_measured(settings: Settings) -> str:
+    """The Scribe and Interpreter the signals come from, with their resolved precision (the report says it: a gate
+    calibrated on one precision is only known to hold on that one)."""
+    golems: dict[str, type[Scribe] | type[Interpreter]] = {"scribe": Scribe, "interpreter": Interpreter}
+    return "; ".join(f"{name} `{settings.golems[name].model}` ({settings.golems[name].backend}, "
+                     f"{golem.backends[settings.golems[name].backend].dtype_for(settings)} on "
+                     f"{settings.resolved_device})" for name, golem in golems.items())
 
 
 def speech_ratio(audio: Audio) -> float:

@@ -47,9 +47,9 @@ class EmbeddingInterpreter(InterpreterBackend):
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(str(self.model_dir), device=self.device, local_files_only=True)
-        if self.settings.dtype in ("fp16", "bf16"):
-            model = model.to(torch_dtype(self.settings.dtype))
-        elif self.settings.dtype == "int8" and self.device == "cpu":
+        if self.dtype in ("fp16", "bf16"):
+            model = model.to(torch_dtype(self.dtype))
+        elif self.dtype == "int8" and self.device == "cpu":
             model = quantize_int8_cpu(model)
         self._model = model
 
@@ -119,8 +119,8 @@ class NLIInterpreter(InterpreterBackend):
 
         self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         model = AutoModelForSequenceClassification.from_pretrained(
-            self.model_dir, dtype=torch_dtype(self.settings.dtype)).eval()
-        if self.settings.dtype == "int8" and self.device == "cpu":
+            self.model_dir, dtype=torch_dtype(self.dtype)).eval()
+        if self.dtype == "int8" and self.device == "cpu":
             model = quantize_int8_cpu(model)
         self._model = model.to(self.device)
         self.entailment_id = self._entailment_id(model.config.label2id)

@@ -40,8 +40,8 @@ class CausalLM(Backend[ReplyRequest, Reply]):
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         model = AutoModelForCausalLM.from_pretrained(self.model_dir,
-                                                     dtype=torch_dtype(self.settings.dtype)).eval()
-        if self.settings.dtype == "int8" and self.device == "cpu":
+                                                     dtype=torch_dtype(self.dtype)).eval()
+        if self.dtype == "int8" and self.device == "cpu":
             model = quantize_int8_cpu(model)
         if self.device == "cpu":
             lay_out_output_head_for_cpu(model)

@@ -103,6 +103,9 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
     """faster-whisper; temperature 0 and no built-in thresholds, so the raw signals reach our gate."""
 
     COMPUTE_TYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "int8"}
+    cpu_auto_dtype = "int8"
+    """CTranslate2's int8 kernels, faster-whisper's own CPU default: on the gating corpus the WER moved by +0.0016
+    (calibration split) and +0.0010 (held-out) against fp32, and the Scribe ran 1.7x faster on 2-5 s commands."""
 
     STORED_BYTES = 2  # CTranslate2 Whisper conversions store weights as float16
     RUNTIME_OVERHEAD = 1.25
@@ -119,7 +122,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
     @classmethod
     def estimate_bytes(cls, model_dir: Path, settings: Settings) -> int:
         stored = (model_dir / "model.bin").stat().st_size
-        return int(stored * DTYPE_BYTES[settings.dtype] / cls.STORED_BYTES * cls.RUNTIME_OVERHEAD)
+        return int(stored * DTYPE_BYTES[cls.dtype_for(settings)] / cls.STORED_BYTES * cls.RUNTIME_OVERHEAD)
 
     def load(self) -> None:
         from faster_whisper import WhisperModel
@@ -127,10 +130,10 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         before = cuda_allocated()[0] if self.device == "cuda" else rss_bytes()
         try:
             self._model = WhisperModel(str(self.model_dir), device=self.device,
-                                       compute_type=self.COMPUTE_TYPES[self.settings.dtype],
+                                       compute_type=self.COMPUTE_TYPES[self.dtype],
                                        cpu_threads=self.settings.threads or 0)
         except ValueError as exc:  # e.g. bf16 on a CPU without bf16 instructions
-            raise ConfigError(f"scribe: dtype {self.settings.dtype} is not usable on {self.device} ({exc}); "
+            raise ConfigError(f"scribe: dtype {self.dtype} is not usable on {self.device} ({exc}); "
                               "use --dtype int8 or fp32 on CPU, fp16 on GPU") from exc
         # CTranslate2 allocates outside torch: its footprint is what the process grew by (RSS on CPU).
         after = cuda_allocated()[0] if self.device == "cuda" else rss_bytes()
@@ -281,8 +284,8 @@ class TransformersWhisper(Backend[Audio, Transcript]):
 
         self._processor = WhisperProcessor.from_pretrained(self.model_dir)
         model = WhisperForConditionalGeneration.from_pretrained(
-            self.model_dir, dtype=torch_dtype(self.settings.dtype)).eval()
-        if self.settings.dtype == "int8" and self.device == "cpu":
+            self.model_dir, dtype=torch_dtype(self.dtype)).eval()
+        if self.dtype == "int8" and self.device == "cpu":
             model = quantize_int8_cpu(model)
         if self.device == "cpu":
             lay_out_output_head_for_cpu(model)

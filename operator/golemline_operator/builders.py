@@ -110,7 +110,7 @@ def has_accelerator(resources: dict[str, Any]) -> bool:
 
 def _dtype(spec: dict[str, Any], golem: str | None, accelerated: bool) -> str:
     config = ((spec.get("golems") or {}).get(golem) or {}) if golem else {}
-    return str(config.get("dtype") or ("fp16" if accelerated else "fp32"))
+    return str(config.get("dtype") or ("fp16" if accelerated else "int8"))
 
 
 def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], env: dict[str, Any],
