@@ -218,10 +218,9 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
               "together; when they fit, keep them resident.",
               "- **Whisper's cost follows the window, not the speech, unless the window follows the speech.** The "
               "encoder's work grows with its input frames, so a 3 s command on the 30 s window paid ten times the "
-              "encoder work it needed; window buckets (10/20/30 s) cut that. In fp32 the decoder (about 10 ms a "
-              "token, most of it reading the 52k-word output projection) then became the larger share; "
-              "CTranslate2's int8, the CPU default now, cuts that read by four. On CPU, batching utterances does not "
-              "cut the work (same time "
+              "encoder work it needed; window buckets (10/20/30 s) cut that, and the decoder (about 11 ms a token "
+              "here, in fp32 and int8 alike) becomes the larger share. On CPU, batching utterances does not cut the "
+              "work (same time "
               "batched or one by one); on a GPU it does, and buckets keep a batch from paying for its longest "
               "member's window.",
               "- **int8 on CPU is a win for the Scribe, not for every golem.** CTranslate2's int8 Scribe is faster and "
