@@ -47,7 +47,7 @@ class _Ct2Inputs:
 @dataclass
 class _Ct2Outputs:
     inputs: _Ct2Inputs
-    decoded: dict[float, tuple[list[Any], list[str]]]  # window → (CTranslate2 results, languages), in its order
+    decoded: dict[float, list[Any]]  # window → CTranslate2 results, in the order of the window's batch positions
     long: dict[int, Transcript]
 
 
@@ -178,70 +178,66 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         self._redo_loops_on_full_window(inputs, decoded)
         return _Ct2Outputs(inputs, decoded, {i: self._one(audio) for i, audio in inputs.long.items()})
 
-    def _redo_loops_on_full_window(self, inputs: _Ct2Inputs, decoded: dict[float, tuple[list[Any], list[str]]]
-                                   ) -> None:
+    def _redo_loops_on_full_window(self, inputs: _Ct2Inputs, decoded: dict[float, list[Any]]) -> None:
         """An utterance whose short-window decode loops ("Tell me a joke Tell me a joke ...": 12 of 687
         calibration cases of the gating corpus, most of them clean flite speech) is decoded again on Whisper's own
         30 s window, where the same audio decoded cleanly in every one of those cases. Only loops pay twice."""
         redo: list[tuple[int, np.ndarray]] = []
         for window in [w for w in decoded if w < WHISPER_WINDOW_S]:
-            (positions, features), (outputs, languages) = inputs.windows[window], decoded[window]
-            tokenizers = self._tokenizers(languages)
-            loops = [j for j, (output, language) in enumerate(zip(outputs, languages, strict=True))
-                     if compression_ratio(tokenizers[language].decode(output.sequences_ids[0])) > LOOP_RATIO]
+            (positions, features), outputs = inputs.windows[window], decoded[window]
+            tokenizer = self._tokenizer()
+            loops = [j for j, output in enumerate(outputs)
+                     if compression_ratio(tokenizer.decode(output.sequences_ids[0])) > LOOP_RATIO]
             if not loops:
                 continue
             redo += [(positions[j], fit_to_window(features[j], WHISPER_WINDOW_S, self.pad_as_silence)) for j in loops]
             keep = [j for j in range(len(positions)) if j not in loops]
             inputs.windows[window] = ([positions[j] for j in keep], features[keep])
-            decoded[window] = ([outputs[j] for j in keep], [languages[j] for j in keep])
+            decoded[window] = [outputs[j] for j in keep]
             if not keep:
                 del inputs.windows[window], decoded[window]
         if redo:
             stacked = np.stack([f for _, f in redo])
-            outputs, languages = self._decode_batch(stacked, WHISPER_WINDOW_S)
+            outputs = self._decode_batch(stacked, WHISPER_WINDOW_S)
             positions = [i for i, _ in redo]
             if WHISPER_WINDOW_S in inputs.windows:  # the 30 s bucket already had utterances of its own
-                (earlier, features), (previous, previous_languages) = (inputs.windows[WHISPER_WINDOW_S],
-                                                                       decoded[WHISPER_WINDOW_S])
+                earlier, features = inputs.windows[WHISPER_WINDOW_S]
                 positions, stacked = earlier + positions, np.concatenate([features, stacked])
-                outputs, languages = previous + outputs, previous_languages + languages
+                outputs = decoded[WHISPER_WINDOW_S] + outputs
             inputs.windows[WHISPER_WINDOW_S] = (positions, stacked)
-            decoded[WHISPER_WINDOW_S] = (outputs, languages)
+            decoded[WHISPER_WINDOW_S] = outputs
 
-    def _decode_batch(self, features: np.ndarray, window_s: float = WHISPER_WINDOW_S) -> tuple[list[Any], list[str]]:
+    def _decode_batch(self, features: np.ndarray, window_s: float = WHISPER_WINDOW_S) -> list[Any]:
         from faster_whisper.transcribe import get_suppressed_tokens
 
         whisper = self._model
         encoded = whisper.encode(features)
-        languages = [LANGUAGE] * len(features)
-        tokenizers = self._tokenizers(languages)
-        prompts = [whisper.get_prompt(tokenizers[lang], [], without_timestamps=True) for lang in languages]
-        suppress = get_suppressed_tokens(next(iter(tokenizers.values())), [-1])
+        tokenizer = self._tokenizer()
+        prompt = whisper.get_prompt(tokenizer, [], without_timestamps=True)
         max_length = min(whisper.max_length, int(TOKENS_PER_WINDOW_SECOND * window_s))
-        outputs = whisper.model.generate(encoded, prompts, beam_size=1, max_length=max_length,
+        outputs = whisper.model.generate(encoded, [prompt] * len(features), beam_size=1, max_length=max_length,
                                          return_scores=True, return_no_speech_prob=True, suppress_blank=True,
-                                         suppress_tokens=suppress, return_logits_vocab=True)
-        return list(outputs), languages
+                                         suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+                                         return_logits_vocab=True)
+        return list(outputs)
 
-    def _tokenizers(self, languages: list[str]) -> dict[str, Any]:
+    def _tokenizer(self) -> Any:
         from faster_whisper.tokenizer import Tokenizer
 
         whisper = self._model
-        return {lang: Tokenizer(whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe",
-                                language=lang) for lang in set(languages)}
+        return Tokenizer(whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe", language=LANGUAGE)
 
     def postprocess(self, outputs: _Ct2Outputs, batch: list[Audio]) -> list[Transcript]:
         inputs, results = outputs.inputs, dict(outputs.long)
-        for window, (raw, languages) in outputs.decoded.items():
-            tokenizers = self._tokenizers(languages)
-            for i, language, output in zip(inputs.windows[window][0], languages, raw, strict=True):
+        tokenizer = self._tokenizer()
+        for window, raw in outputs.decoded.items():
+            for i, output in zip(inputs.windows[window][0], raw, strict=True):
                 tokens = output.sequences_ids[0]
-                text = tokenizers[language].decode(tokens).strip()
+                text = tokenizer.decode(tokens).strip()
                 # CTranslate2 returns the length-normalised score; faster-whisper's avg_logprob divides by len + 1.
                 avg_logprob = output.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else None
                 audio = batch[i]
-                results[i] = Transcript(text=text, language=language, duration_s=audio.duration_s,
+                results[i] = Transcript(text=text, language=LANGUAGE, duration_s=audio.duration_s,
                                         avg_logprob=rounded(avg_logprob),
                                         no_speech_prob=rounded(output.no_speech_prob),
                                         compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs,
@@ -308,7 +304,7 @@ class TransformersWhisper(Backend[Audio, Transcript]):
         if sot is None or no_timestamps is None:
             raise InvalidInput(f"{self.model_dir}: tokenizer lacks Whisper's special tokens")
         if self._model.config.vocab_size >= 51865:  # multilingual vocabulary: language + task tokens
-            language, task = self._token("<|en|>"), self._token("<|transcribe|>")
+            language, task = self._token(f"<|{LANGUAGE}|>"), self._token("<|transcribe|>")
             return [sot] + [t for t in (language, task) if t is not None] + [no_timestamps]
         return [sot, no_timestamps]
 
@@ -440,7 +436,7 @@ class TransformersWhisper(Backend[Audio, Transcript]):
                 audio = batch[i]
                 text = self._processor.tokenizer.decode([t for t in tokens if t != eot],
                                                         skip_special_tokens=True).strip()
-                results[i] = Transcript(text=text, language="en", duration_s=audio.duration_s,
+                results[i] = Transcript(text=text, language=LANGUAGE, duration_s=audio.duration_s,
                                         avg_logprob=rounded(total / len(tokens)) if tokens else None,
                                         no_speech_prob=rounded(ns), compression_ratio=compression_ratio(text),
                                         rms_dbfs=audio.rms_dbfs, window_s=window, speech_s=speech[i],
