@@ -21,24 +21,28 @@ from golemline.wer import word_error_rate
 
 BATCH = 8
 
+GOLEMS: dict[str, type[Scribe] | type[Interpreter]] = {"scribe": Scribe, "interpreter": Interpreter}
+"""The golems whose signals are recorded."""
+
+
+def _dtype(settings: Settings, name: str) -> str:
+    """The precision `name` runs in under these settings (`--dtype auto` resolved for its backend)."""
+    return GOLEMS[name].backends[settings.golems[name].backend].dtype_for(settings)
+
 
 def fingerprint(settings: Settings) -> str:
     """What the recorded signals depend on: the models, their backends and dtype, the windows, the labels."""
-    golems: dict[str, type[Scribe] | type[Interpreter]] = {"scribe": Scribe, "interpreter": Interpreter}
     parts = [VERSION, settings.scribe_windows_s, settings.scribe_vad_trim, BACKGROUND,
              [(label.name, label.prototypes) for label in DEFAULT_LABELS],
-             *[(g, settings.golems[g].model, settings.golems[g].backend,
-                golem.backends[settings.golems[g].backend].dtype_for(settings)) for g, golem in golems.items()]]
+             *[(g, settings.golems[g].model, settings.golems[g].backend, _dtype(settings, g)) for g in GOLEMS]]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:12]
 
 
 def golems_measured(settings: Settings) -> str:
     """The Scribe and Interpreter the signals come from, with their resolved precision (the report says it: a gate
     calibrated on one precision is only known to hold on that one)."""
-    golems: dict[str, type[Scribe] | type[Interpreter]] = {"scribe": Scribe, "interpreter": Interpreter}
     return "; ".join(f"{name} `{settings.golems[name].model}` ({settings.golems[name].backend}, "
-                     f"{golem.backends[settings.golems[name].backend].dtype_for(settings)} on "
-                     f"{settings.resolved_device})" for name, golem in golems.items())
+                     f"{_dtype(settings, name)} on {settings.resolved_device})" for name in GOLEMS)
 
 
 def speech_ratio(audio: Audio) -> float:
