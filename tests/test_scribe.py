@@ -245,3 +245,13 @@ def test_the_loop_fallback_keeps_every_answer_in_its_place(backend: str, tiny_wh
         full.load()
         assert [t.text for t in redone] == [t.text for t in full.run(audios)]
         full.unload()
+
+
+def test_a_loaded_scribe_keeps_numpy_blas_on_one_thread(resident_pipeline: Pipeline) -> None:
+    """OpenBLAS workers left spinning after the log-mel matmul took a core from CTranslate2 (golemline.devices)."""
+    from threadpoolctl import threadpool_info
+
+    assert resident_pipeline.golems["scribe"].loaded
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas" and "numpy" in pool["filepath"]]
+    assert blas, "numpy's BLAS library was not found in the process"
+    assert all(pool["num_threads"] == 1 for pool in blas), blas

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from golemline.audio import TARGET_RATE, Audio
+from golemline.devices import single_threaded_numpy_blas
 from golemline.domain import Transcript, compression_ratio, rounded
 from golemline.errors import ConfigError, InvalidInput
 from golemline.memory import cuda_allocated, rss_bytes
@@ -127,6 +128,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
     def load(self) -> None:
         from faster_whisper import WhisperModel
 
+        single_threaded_numpy_blas()
         before = cuda_allocated()[0] if self.device == "cuda" else rss_bytes()
         try:
             self._model = WhisperModel(str(self.model_dir), device=self.device,
@@ -278,6 +280,7 @@ class TransformersWhisper(Backend[Audio, Transcript]):
     def load(self) -> None:
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
+        single_threaded_numpy_blas()
         self._processor = WhisperProcessor.from_pretrained(self.model_dir)
         model = WhisperForConditionalGeneration.from_pretrained(
             self.model_dir, dtype=torch_dtype(self.dtype)).eval()
