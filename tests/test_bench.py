@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from golemline.bench import report, suite
 from golemline.bench.profile import profile
 from golemline.settings import Settings
@@ -56,8 +58,15 @@ def test_the_committed_bench_report_renders_every_section_it_holds(tmp_path: Pat
     text = (tmp_path / "performance.md").read_text()
     held = json.loads(bench.read_text())
     for section, heading in (("windows", "window buckets"), ("mixed", "Length-bucketed batching"),
-                             ("pipeline", "previous main"), ("plan", "planner against a measured load")):
+                             ("pipeline", "previous main"), ("plan", "planner against a measured load"),
+                             ("threads", "Thread counts against the cores")):
         assert (heading in text) == (section in held), section
+
+
+@pytest.mark.parametrize(("cores", "counts"), [(1, (1, 2)), (2, (1, 2, 4)), (6, (1, 2, 4, 6, 12)),
+                                               (16, (1, 2, 4, 8, 16, 32))])
+def test_thread_counts_run_up_to_the_cores_and_twice_them(cores: int, counts: tuple[int, ...]) -> None:
+    assert suite.thread_counts(cores) == counts
 
 
 def test_the_mixed_length_workload_spans_1_to_25_seconds() -> None:

@@ -106,6 +106,22 @@ def test_storage_uri_and_mig_resources() -> None:
     assert "nvidia.com/gpu" not in container["resources"]["limits"]
 
 
+@pytest.mark.parametrize(("resources", "threads"), [
+    (None, "1"),  # the operator's default request: 1 CPU
+    ({"requests": {"cpu": "500m"}}, "1"),
+    ({"requests": {"cpu": "2500m"}}, "3"),
+    ({"requests": {"cpu": "1"}, "limits": {"cpu": "4"}}, "4"),  # the limit is what the pod may use
+    ({"requests": {"cpu": 2}}, "2")])
+def test_inference_threads_follow_the_pods_cpu_not_the_nodes(resources: dict[str, Any] | None, threads: str) -> None:
+    from golemline.settings import Settings
+
+    monolith = {"resources": resources} if resources else {}
+    [isvc] = build_inference_services(pipeline({"mode": "monolith", "monolith": monolith}))
+    env = {e["name"]: e.get("value") for e in isvc["spec"]["predictor"]["containers"][0]["env"]}
+    assert env["GOLEM_THREADS"] == threads
+    assert Settings.from_env({"GOLEM_THREADS": threads}).threads == int(threads)  # the pod's settings read it
+
+
 def test_auth_secret_is_referenced_not_copied() -> None:
     isvc = build_inference_services(pipeline({**GPU_POOL, "authSecretName": "golem-token"}))[3]
     [token] = [e for e in isvc["spec"]["predictor"]["containers"][0]["env"] if e["name"] == "GOLEM_AUTH_TOKEN"]

@@ -180,6 +180,22 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
                   "| --- | --- | " + " | ".join("---" for _ in sizes) + " |",
                   *[f"| {name} | {v['memory_bytes'] / 2**20:.0f} | "
                     + " | ".join(str(v["batch_seconds"][b]) for b in sizes) + " |" for name, v in g.items()], ""]
+    if "threads" in bench:
+        t = bench["threads"]
+        golems = [name for name, v in t.items() if isinstance(v, dict)]
+        sizes = list(t[golems[0]]["fastest_threads"])
+        lines += [f"## Thread counts against the cores ({t['cores']} here)", "",
+                  "Seconds per batched pass at each thread count, interleaved: CTranslate2's `intra_threads` for the "
+                  "Scribe, `torch.set_num_threads` for the Interpreter and the Oracle. Twice the cores is the "
+                  "oversubscribed case: a pod whose libraries size their pools by the node's cores under a lower CPU "
+                  "limit. The `threads` setting (`--threads`, `GOLEM_THREADS`) sets both for the process.", "",
+                  "| golem | threads | " + " | ".join(f"batch {b}" for b in sizes) + " |",
+                  "| --- | --- | " + " | ".join("---" for _ in sizes) + " |",
+                  *[f"| {name} | {count} | " + " | ".join(str(t[name]["batch_seconds"][count][b]) for b in sizes) + " |"
+                    for name in golems for count in t[name]["batch_seconds"]], "",
+                  "Fastest: " + "; ".join(f"{name} " + ", ".join(f"batch {b} at {n}" for b, n in
+                                                                   t[name]["fastest_threads"].items())
+                                          for name in golems) + ".", ""]
     if "plan" in bench:
         runs = bench["plan"]["runs"]
         lines += ["## The planner against a measured load (monolith, one pod, Poisson arrivals)", "",

@@ -15,6 +15,8 @@ interleaved in one run (the machines are noisy: only ratios from one run are rep
              requests); pipeline: the whole pipeline vs a baseline checkout (--baseline), p50/p95 and req/s
   golems     each golem alone: seconds per batched pass at batch sizes 1..16 and the memory it holds (`golem plan`'s
              input)
+  threads    each golem's batched pass at 1, 2, 4, ... threads up to the cores and at twice the cores (CTranslate2's
+             intra_threads for the Scribe, torch.set_num_threads for the others)
 """
 
 from __future__ import annotations
@@ -371,6 +373,59 @@ def bench_golems(repeats: int = 3, sizes: tuple[int, ...] = GOLEM_BATCH_SIZES) -
     return result
 
 
+# -- thread counts against the cores -----------------------------------------------------------------------------------
+def thread_counts(cores: int) -> tuple[int, ...]:
+    """1, 2, 4, ... up to the cores, the cores themselves, and twice the cores: the oversubscribed case a pod meets
+    when its libraries size their pools by the node's cores while its CPU limit is lower."""
+    counts = {1, cores, 2 * cores}
+    power = 2
+    while power < cores:
+        counts.add(power)
+        power *= 2
+    return tuple(sorted(counts))
+
+
+def bench_threads(repeats: int = 3, sizes: tuple[int, ...] = (1, 8)) -> dict[str, Any]:
+    """Each golem's seconds per batched pass at each thread count: CTranslate2's intra_threads for the Scribe (one
+    Scribe loaded per count: the pool is fixed when the model loads), torch.set_num_threads for the Interpreter and
+    the Oracle. Counts interleaved, as `golems` measures; the `threads` setting picks one count for the process."""
+    import torch
+
+    from golemline.pipeline import build_golems
+
+    cores = os.cpu_count() or 1
+    counts = thread_counts(cores)
+    torch_default = torch.get_num_threads()
+    result: dict[str, Any] = {"cores": cores, "counts": list(counts), "torch_default_threads": torch_default}
+    golems = build_golems(Settings())
+    scribes = {count: build_golems(Settings().with_overrides(threads=count), ("scribe",))["scribe"] for count in counts}
+    try:
+        for name, golem in golems.items():
+            variants = scribes if name == "scribe" else dict.fromkeys(counts, golem)
+            for variant in dict.fromkeys(variants.values()):
+                variant.load()
+                variant.run(golem_workload(name, 2))  # warm-up: first-call allocations
+            times: dict[tuple[int, int], list[float]] = {(c, b): [] for c in counts for b in sizes}
+            for _ in range(repeats):
+                for size in sizes:
+                    batch = golem_workload(name, size)
+                    for count, variant in variants.items():
+                        torch.set_num_threads(count if name != "scribe" else torch_default)
+                        started = time.perf_counter()
+                        variant.run(batch)
+                        times[(count, size)].append(time.perf_counter() - started)
+            torch.set_num_threads(torch_default)
+            medians = {key: statistics.median(seconds) for key, seconds in times.items()}
+            result[name] = {
+                "batch_seconds": {str(c): {str(b): round(medians[(c, b)], 4) for b in sizes} for c in counts},
+                "fastest_threads": {str(b): min((medians[(c, b)], c) for c in counts)[1] for b in sizes}}
+            for variant in dict.fromkeys(variants.values()):
+                variant.unload()
+    finally:
+        torch.set_num_threads(torch_default)
+    return result
+
+
 # -- Scribe window buckets vs the 30 s window -------------------------------------------------------------------------
 def bench_windows(voices: tuple[tuple[str, str, int], ...] | None = None,
                   snrs_db: tuple[int, ...] | None = None) -> dict[str, Any]:
@@ -586,7 +641,8 @@ def bench_plan(rates: tuple[float, ...] = (0.5, 1.0), requests: int = 60) -> dic
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "batching": bench_batching, "lifecycle": bench_lifecycle, "baseline": bench_baseline, "dtype": bench_dtype,
     "split": bench_split, "nli": bench_nli, "transport": bench_transport, "golems": bench_golems,
-    "plan": bench_plan, "windows": bench_windows, "mixed": bench_mixed, "pipeline": bench_pipeline}
+    "plan": bench_plan, "windows": bench_windows, "mixed": bench_mixed, "pipeline": bench_pipeline,
+    "threads": bench_threads}
 
 
 def run(sections: list[str], out: Path, baseline: Path | None = None) -> dict[str, Any]:

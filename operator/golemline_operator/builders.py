@@ -12,6 +12,7 @@ that the CRD, this rule and the settings agree).
 from __future__ import annotations
 
 import copy
+import math
 import re
 from typing import Any
 
@@ -108,6 +109,18 @@ def has_accelerator(resources: dict[str, Any]) -> bool:
     return any(name.startswith(ACCELERATORS) and int(count) > 0 for name, count in resources["limits"].items())
 
 
+def cpu_threads(resources: dict[str, Any]) -> int:
+    """Inference threads for a pod: its CPU limit, else its request, rounded up (at least 1).
+
+    Why: torch and CTranslate2 size their thread pools by the cores they see, which in a pod are the node's. A pod
+    allowed 2 CPUs on a 16-core node would run 16 torch threads on 2 CPUs' worth of quota; `golem bench --sections
+    threads` measures what twice the cores costs (docs/performance.md).
+    """
+    quantity = str((resources.get("limits") or {}).get("cpu") or (resources.get("requests") or {}).get("cpu") or "1")
+    cores = float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+    return max(1, math.ceil(cores))
+
+
 def _dtype(spec: dict[str, Any], golem: str | None, accelerated: bool) -> str:
     config = ((spec.get("golems") or {}).get(golem) or {}) if golem else {}
     return str(config.get("dtype") or ("fp16" if accelerated else "int8"))
@@ -120,7 +133,7 @@ def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], 
     accelerated = has_accelerator(resources)
     # torch addresses NVIDIA and AMD (ROCm) GPUs alike as "cuda"; the dtype follows the same decision.
     env = {**env, "GOLEM_DEVICE": "cuda" if accelerated else "cpu",
-           "GOLEM_DTYPE": _dtype(spec, dtype_of, accelerated)}
+           "GOLEM_DTYPE": _dtype(spec, dtype_of, accelerated), "GOLEM_THREADS": cpu_threads(resources)}
     env_list: list[dict[str, Any]] = list(_env(env))
     if auth:
         env_list.append({"name": "GOLEM_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {
