@@ -333,12 +333,13 @@ def bench_transport(requests: int = 60) -> dict[str, Any]:
 GOLEM_BATCH_SIZES = (1, 2, 4, 8, 16)
 
 
-def golem_workload(name: str, size: int) -> list[Any]:
-    """`size` typed requests for one golem, cycling the sample set (what the pipeline hands each stage)."""
+def golem_workload(name: str, size: int, start: int = 0) -> list[Any]:
+    """`size` typed requests for one golem, cycling the sample set from sample `start` (what the pipeline hands
+    each stage). Repeats start at different samples, so a batch of 1 is not always the same utterance."""
     from golemline.domain import IntentRequest, ReplyRequest
 
     names = list(SPOKEN)
-    picked = [names[i % len(names)] for i in range(size)]
+    picked = [names[(start + i) % len(names)] for i in range(size)]
     if name == "scribe":
         audio = dict(_samples())
         return [audio[n] for n in picked]
@@ -347,7 +348,7 @@ def golem_workload(name: str, size: int) -> list[Any]:
     return [ReplyRequest.create(SPOKEN[n], n) for n in picked]
 
 
-def bench_golems(repeats: int = 3, sizes: tuple[int, ...] = GOLEM_BATCH_SIZES) -> dict[str, Any]:
+def bench_golems(repeats: int = len(SPOKEN), sizes: tuple[int, ...] = GOLEM_BATCH_SIZES) -> dict[str, Any]:
     """Seconds per batched pass of each golem, loaded and alone (as a golem server's device thread runs it), at each
     batch size: the service-time curve `golem plan` queues with. Sizes are interleaved so drift hits all alike."""
     from golemline.pipeline import build_golems
@@ -359,9 +360,9 @@ def bench_golems(repeats: int = 3, sizes: tuple[int, ...] = GOLEM_BATCH_SIZES) -
         golem.load()
         golem.run(golem_workload(name, 2))  # warm-up: first-call allocations
         times: dict[int, list[float]] = {size: [] for size in sizes}
-        for _ in range(repeats):
+        for repeat in range(repeats):
             for size in sizes:
-                batch = golem_workload(name, size)
+                batch = golem_workload(name, size, start=repeat)
                 started = time.perf_counter()
                 golem.run(batch)
                 times[size].append(time.perf_counter() - started)
@@ -406,9 +407,9 @@ def bench_threads(repeats: int = 3, sizes: tuple[int, ...] = (1, 8)) -> dict[str
                 variant.load()
                 variant.run(golem_workload(name, 2))  # warm-up: first-call allocations
             times: dict[tuple[int, int], list[float]] = {(c, b): [] for c in counts for b in sizes}
-            for _ in range(repeats):
+            for repeat in range(repeats):
                 for size in sizes:
-                    batch = golem_workload(name, size)
+                    batch = golem_workload(name, size, start=repeat)
                     for count, variant in variants.items():
                         torch.set_num_threads(count if name != "scribe" else torch_default)
                         started = time.perf_counter()
