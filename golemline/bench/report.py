@@ -234,11 +234,15 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
               "together; when they fit, keep them resident.",
               "- **Whisper's cost follows the window, not the speech, unless the window follows the speech.** The "
               "encoder's work grows with its input frames, so a 3 s command on the 30 s window paid ten times the "
-              "encoder work it needed; window buckets (10/20/30 s) cut that, and the decoder (about 11 ms a token "
-              "here, in fp32 and int8 alike) becomes the larger share. On CPU, batching utterances does not cut the "
-              "work (same time "
+              "encoder work it needed; window buckets (10/20/30 s) cut that, and the decoder (about 5 ms a token "
+              "here) becomes the larger share. On CPU, batching utterances does not cut the work (same time "
               "batched or one by one); on a GPU it does, and buckets keep a batch from paying for its longest "
               "member's window.",
+              "- **Idle threads are not free on a small machine.** numpy's OpenBLAS workers, woken by the Scribe's "
+              "small log-mel matmul, kept spinning after it and took one of the two cores from CTranslate2: a 2 s "
+              "command's Scribe call took 107 ms instead of 77 ms until numpy's BLAS was kept to one thread "
+              "(`golemline.devices`). Pools sized by the node rather than the pod do the same at scale, so the "
+              "operator sets `GOLEM_THREADS` from the pod's CPU (see the thread-count table).",
               "- **int8 on CPU is a win for the Scribe, not for every golem.** CTranslate2's int8 Scribe is faster and "
               "smaller with the same WER on the 2,202-utterance gating corpus; torch's dynamic int8 moved the "
               "Interpreter's intents, so auto keeps it at fp32. Quality is checked next to the speed, not assumed.",
