@@ -32,6 +32,7 @@ from typing import Any
 
 from golemline.audio import Audio, decode
 from golemline.pipeline import Pipeline
+from golemline.predictors.base import Golem
 from golemline.resources import sample as sample_path
 from golemline.settings import Settings
 from golemline.wer import word_error_rate
@@ -348,9 +349,27 @@ def golem_workload(name: str, size: int, start: int = 0) -> list[Any]:
     return [ReplyRequest.create(SPOKEN[n], n) for n in picked]
 
 
+def _batch_seconds(name: str, runs: dict[Any, Callable[[list[Any]], Any]], sizes: tuple[int, ...],
+                   repeats: int) -> dict[tuple[Any, int], list[float]]:
+    """Seconds per batched pass for each (variant, batch size) of one golem's workload: a warm-up pass per variant
+    (first-call allocations), then repeats that start at different samples, sizes and variants interleaved so drift
+    hits all alike. `golems` times one variant per golem, `threads` one per thread count."""
+    for run in runs.values():
+        run(golem_workload(name, 2))
+    times: dict[tuple[Any, int], list[float]] = {(variant, size): [] for variant in runs for size in sizes}
+    for repeat in range(repeats):
+        for size in sizes:
+            batch = golem_workload(name, size, start=repeat)
+            for variant, run in runs.items():
+                started = time.perf_counter()
+                run(batch)
+                times[(variant, size)].append(time.perf_counter() - started)
+    return times
+
+
 def bench_golems(repeats: int = len(SPOKEN), sizes: tuple[int, ...] = GOLEM_BATCH_SIZES) -> dict[str, Any]:
     """Seconds per batched pass of each golem, loaded and alone (as a golem server's device thread runs it), at each
-    batch size: the service-time curve `golem plan` queues with. Sizes are interleaved so drift hits all alike."""
+    batch size: the service-time curve `golem plan` queues with."""
     from golemline.pipeline import build_golems
 
     settings = Settings()
@@ -358,18 +377,12 @@ def bench_golems(repeats: int = len(SPOKEN), sizes: tuple[int, ...] = GOLEM_BATC
     result: dict[str, Any] = {}
     for name, golem in golems.items():
         golem.load()
-        golem.run(golem_workload(name, 2))  # warm-up: first-call allocations
-        times: dict[int, list[float]] = {size: [] for size in sizes}
-        for repeat in range(repeats):
-            for size in sizes:
-                batch = golem_workload(name, size, start=repeat)
-                started = time.perf_counter()
-                golem.run(batch)
-                times[size].append(time.perf_counter() - started)
+        times = _batch_seconds(name, {name: golem.run}, sizes, repeats)
         result[name] = {"device": settings.resolved_device, "dtype": golem.dtype,
                         "memory_bytes": golem.memory_bytes(),
-                        "batch_seconds": {str(size): round(statistics.median(t), 4) for size, t in times.items()},
-                        "batch_seconds_max": {str(size): round(max(t), 4) for size, t in times.items()}}
+                        "batch_seconds": {str(size): round(statistics.median(times[(name, size)]), 4)
+                                          for size in sizes},
+                        "batch_seconds_max": {str(size): round(max(times[(name, size)]), 4) for size in sizes}}
         golem.unload()
     return result
 
@@ -398,30 +411,31 @@ def bench_threads(repeats: int = 3, sizes: tuple[int, ...] = (1, 8)) -> dict[str
     counts = thread_counts(cores)
     torch_default = torch.get_num_threads()
     result: dict[str, Any] = {"cores": cores, "counts": list(counts), "torch_default_threads": torch_default}
-    golems = build_golems(Settings())
+
+    def on_threads(count: int, run: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
+        def timed(batch: list[Any]) -> Any:  # setting torch's threads costs microseconds next to a pass
+            torch.set_num_threads(count)
+            return run(batch)
+        return timed
+
     scribes = {count: build_golems(Settings().with_overrides(threads=count), ("scribe",))["scribe"] for count in counts}
+    torch_golems = build_golems(Settings(), ("interpreter", "oracle"))
+    variants: dict[str, dict[int, Golem[Any, Any]]] = {
+        "scribe": scribes, **{name: dict.fromkeys(counts, golem) for name, golem in torch_golems.items()}}
     try:
-        for name, golem in golems.items():
-            variants = scribes if name == "scribe" else dict.fromkeys(counts, golem)
-            for variant in dict.fromkeys(variants.values()):
-                variant.load()
-                variant.run(golem_workload(name, 2))  # warm-up: first-call allocations
-            times: dict[tuple[int, int], list[float]] = {(c, b): [] for c in counts for b in sizes}
-            for repeat in range(repeats):
-                for size in sizes:
-                    batch = golem_workload(name, size, start=repeat)
-                    for count, variant in variants.items():
-                        torch.set_num_threads(count if name != "scribe" else torch_default)
-                        started = time.perf_counter()
-                        variant.run(batch)
-                        times[(count, size)].append(time.perf_counter() - started)
+        for name, by_count in variants.items():
+            for golem in set(by_count.values()):
+                golem.load()
+            # The Scribe's count is its CTranslate2 pool; torch stays at its default meanwhile.
+            runs = {count: on_threads(torch_default if name == "scribe" else count, golem.run)
+                    for count, golem in by_count.items()}
+            medians = {key: statistics.median(t) for key, t in _batch_seconds(name, runs, sizes, repeats).items()}
             torch.set_num_threads(torch_default)
-            medians = {key: statistics.median(seconds) for key, seconds in times.items()}
             result[name] = {
                 "batch_seconds": {str(c): {str(b): round(medians[(c, b)], 4) for b in sizes} for c in counts},
                 "fastest_threads": {str(b): min((medians[(c, b)], c) for c in counts)[1] for b in sizes}}
-            for variant in dict.fromkeys(variants.values()):
-                variant.unload()
+            for golem in set(by_count.values()):
+                golem.unload()
     finally:
         torch.set_num_threads(torch_default)
     return result
