@@ -54,16 +54,29 @@ def test_the_token_never_reaches_the_log(authed: Server) -> None:
     assert TOKEN not in authed.log.read_text()
 
 
+def _wait_for_a_queue(server: Server, golem: str, timeout: float = 30) -> None:
+    """Return once the golem's batching queue holds requests: a batch is running and more are waiting."""
+    deadline = time.monotonic() + timeout
+    pattern = re.compile(rf'^golemline_queue_depth{{golem="{golem}"}} ([0-9.]+)$', re.MULTILINE)
+    while time.monotonic() < deadline:
+        found = pattern.search(httpx.get(f"{server.url}/metrics", timeout=5).text)
+        if found and float(found.group(1)) > 0:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{golem}'s queue never filled within {timeout} s")
+
+
 def test_sigterm_finishes_in_flight_requests_then_exits() -> None:
     server = Server().wait_ready()
-    audio = [{"audio": audio_b64(SAMPLES / f"{n}.wav")} for n in ("weather", "timer", "music", "news")]
+    # Twelve commands: the Scribe decodes a batch of 8 while 4 wait, so SIGTERM lands mid-request, not after it.
+    audio = [{"audio": audio_b64(SAMPLES / f"{n}.wav")} for n in ("weather", "timer", "music", "news")] * 3
     with ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(v1, server.url, "pipeline", audio, 120)
-        time.sleep(0.5)  # the request is being processed
+        _wait_for_a_queue(server, "scribe")
         code = server.stop()
         response = in_flight.result()
     assert response.status_code == 200
-    assert [p["status"] for p in response.json()["predictions"]] == ["ok"] * 4
+    assert [p["status"] for p in response.json()["predictions"]] == ["ok"] * 12
     assert code == 0
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{server.url}/v2/health/live", timeout=2)
@@ -141,10 +154,12 @@ def test_a_golem_killed_mid_request_then_restarted() -> None:
     try:
         split.wait_ready()
         assert v1(transformer.url, "pipeline", request).status_code == 200
-        long_request = [{"audio": audio_b64(SAMPLES / f"{n}.wav")} for n in ("weather", "timer", "music", "news")] * 2
+        # Three of the Scribe's batches of 8: while it decodes the first, the other 16 wait in its queue, which its
+        # own gauge shows. Killing it then is mid-request however fast the Scribe is (a fixed sleep was not).
+        long_request = [{"audio": audio_b64(SAMPLES / f"{n}.wav")} for n in ("weather", "timer", "music", "news")] * 6
         with ThreadPoolExecutor(1) as pool:
             in_flight = pool.submit(v1, transformer.url, "pipeline", long_request, 60)
-            time.sleep(0.7)  # the scribe is decoding the batch
+            _wait_for_a_queue(golems["scribe"], "scribe")
             started = time.monotonic()
             golems["scribe"].kill()
             response = in_flight.result()
