@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from golemline.errors import ConfigError
+from golemline.labels import SCRIBE_PROMPT
 
 GOLEMS = ("scribe", "interpreter", "oracle")
 POLICIES = ("resident", "sequential", "lru")
@@ -73,10 +74,10 @@ class GatingPolicy:
 
     min_rms_dbfs: float = field(default=-50.0, metadata=_opt("signal level below which audio is silence", "gating"))
     # Defaults: `golem gate calibrate --max-wrong 0.05` (docs/gating.md); tests/test_gate_calibration.py checks them.
-    max_no_speech_prob: float = field(default=0.7, metadata=_opt("reject when Whisper's no-speech probability "
+    # 0.3: with the intents' prompt as previous text, Whisper's no-speech probability runs lower on every input.
+    max_no_speech_prob: float = field(default=0.3, metadata=_opt("reject when Whisper's no-speech probability "
                                                                  "is above this", "gating"))
-    # -100 is off: calibrated on the int8 Scribe, the least-likely-token check did this one's work (docs/gating.md).
-    min_avg_logprob: float = field(default=-100.0, metadata=_opt("reject transcripts whose average token "
+    min_avg_logprob: float = field(default=-1.2, metadata=_opt("reject transcripts whose average token "
                                                                "log-probability is below this", "gating"))
     max_compression_ratio: float = field(default=2.4, metadata=_opt("reject repetitive transcripts (zlib "
                                                                      "compression ratio above this)", "gating"))
@@ -180,6 +181,9 @@ class Settings:
         "a second to spare", "runtime"))
     scribe_vad_trim: bool = field(default=True, metadata=_opt(
         "trim leading and trailing non-speech (Silero VAD) before choosing the Scribe's window", "runtime"))
+    scribe_prompt: str = field(default=SCRIBE_PROMPT, metadata=_opt(
+        "text the Scribe's decoder is conditioned on (Whisper's previous-text prompt; default: one example request "
+        "per shipped intent; empty: none)", "runtime"))
     gpu_hourly_price: float = field(default=0.0, metadata=_opt("price of one device per hour (cost metrics)",
                                                                "server"))
     prefetch: bool = field(default=True, metadata=_opt("sequential policy: read the next golem's weights while "

@@ -60,7 +60,7 @@ def _full_spec() -> dict[str, Any]:
               for name in schema["gating"]["properties"]}
     batching = {name: 16 for name in schema["batching"]["properties"]}
     return {"gating": gating, "batching": batching, "canary": {"intervalS": 60},
-            "scribe": {"windowsS": [8, 15, 30], "vadTrim": False},
+            "scribe": {"windowsS": [8, 15, 30], "vadTrim": False, "prompt": "Dim the lights. Lock the door."},
             "lifecycle": {"policy": "lru", "budget": "2GiB"},
             "gpuHourlyPrice": 2.5, "golems": {g: {"model": f"/models/{g}", "backend": b, "dtype": "fp16"}
                                                for g, b in (("scribe", "transformers"), ("interpreter", "nli"),
@@ -79,6 +79,7 @@ def test_every_environment_value_the_operator_writes_is_read_by_settings(mode: s
         if "GOLEM_GATE_MIN_WORDS" in golem_env:
             assert settings.gating.min_words == 1 and settings.gating.max_reply_compression_ratio == 0.5
         assert settings.scribe_windows_s == (8.0, 15.0, 30.0) and settings.scribe_vad_trim is False
+        assert settings.scribe_prompt == "Dim the lights. Lock the door."
 
 
 def test_one_gpu_decision_for_device_and_dtype() -> None:

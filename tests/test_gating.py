@@ -50,11 +50,11 @@ def test_repetition_is_caught_by_compression_ratio() -> None:
 
 
 def test_low_confidence_and_empty_transcripts() -> None:
-    # The shipped calibration turns this check off (-100): the least-likely-token check does its work.
-    policy = dataclasses.replace(POLICY, min_avg_logprob=-1.0)
-    low = check_transcript(transcript(avg_logprob=-1.6), policy)
+    low = check_transcript(transcript(avg_logprob=-1.6), POLICY)
     assert low is not None and low.reason == "low_asr_confidence"
-    assert check_transcript(transcript(avg_logprob=-1.6), POLICY) is None
+    assert check_transcript(transcript(avg_logprob=-1.0), POLICY) is None
+    off = dataclasses.replace(POLICY, min_avg_logprob=-100.0)  # how a calibration writes "not checked"
+    assert check_transcript(transcript(avg_logprob=-1.6), off) is None
     empty = check_transcript(transcript(text=" . "), POLICY)
     assert empty is not None and empty.reason == "empty_transcript"
     unknown = check_transcript(transcript(avg_logprob=None), POLICY)

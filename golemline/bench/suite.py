@@ -446,7 +446,8 @@ def bench_windows(voices: tuple[tuple[str, str, int], ...] | None = None,
                   snrs_db: tuple[int, ...] | None = None) -> dict[str, Any]:
     """Each case of the spoken evaluation set through both Scribe configurations, alternating, with the same
     Interpreter and gate: the Scribe's seconds, the WER and the gate's verdict side by side. "window_30s" is the
-    Scribe as it was before window buckets (30 s window, zero-padded features); "buckets" is the default now."""
+    Scribe as it was before window buckets (30 s window, zero-padded features, no prompt); "buckets" is the default
+    now (window buckets, VAD trim, the intents' prompt)."""
     import tempfile
     from collections import Counter
 
@@ -455,7 +456,7 @@ def bench_windows(voices: tuple[tuple[str, str, int], ...] | None = None,
     from golemline.predictors.scribe import Scribe
 
     base = Settings()
-    configs = {"window_30s": base.with_overrides(scribe_windows_s=(30.0,), scribe_vad_trim=False),
+    configs = {"window_30s": base.with_overrides(scribe_windows_s=(30.0,), scribe_vad_trim=False, scribe_prompt=""),
                "buckets": base}
     scribes = {name: Scribe(settings) for name, settings in configs.items()}
     interpreter = Interpreter(base)

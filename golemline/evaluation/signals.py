@@ -31,8 +31,9 @@ def _dtype(settings: Settings, name: str) -> str:
 
 
 def fingerprint(settings: Settings) -> str:
-    """What the recorded signals depend on: the models, their backends and dtype, the windows, the labels."""
-    parts = [VERSION, settings.scribe_windows_s, settings.scribe_vad_trim, BACKGROUND,
+    """What the recorded signals depend on: the models, their backends and dtype, the windows, the Scribe's prompt,
+    the labels."""
+    parts = [VERSION, settings.scribe_windows_s, settings.scribe_vad_trim, settings.scribe_prompt, BACKGROUND,
              [(label.name, label.prototypes) for label in DEFAULT_LABELS],
              *[(g, settings.golems[g].model, settings.golems[g].backend, _dtype(settings, g)) for g in GOLEMS]]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:12]
@@ -41,8 +42,10 @@ def fingerprint(settings: Settings) -> str:
 def golems_measured(settings: Settings) -> str:
     """The Scribe and Interpreter the signals come from, with their resolved precision (the report says it: a gate
     calibrated on one precision is only known to hold on that one)."""
+    prompt = f'prompted with "{settings.scribe_prompt.strip()}"' if settings.scribe_prompt.strip() else "no prompt"
     return "; ".join(f"{name} `{settings.golems[name].model}` ({settings.golems[name].backend}, "
-                     f"{_dtype(settings, name)} on {settings.resolved_device})" for name in GOLEMS)
+                     f"{_dtype(settings, name)} on {settings.resolved_device}"
+                     f"{', ' + prompt if name == 'scribe' else ''})" for name in GOLEMS)
 
 
 def speech_ratio(audio: Audio) -> float:

@@ -11,6 +11,7 @@ Backends:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,8 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         segments, info = self._model.transcribe(
             audio.samples, beam_size=1, temperature=0.0, condition_on_previous_text=False,
             without_timestamps=True, compression_ratio_threshold=None, log_prob_threshold=None,
-            no_speech_threshold=None, vad_filter=False, language=LANGUAGE)
+            no_speech_threshold=None, vad_filter=False, language=LANGUAGE,
+            initial_prompt=self.settings.scribe_prompt.strip() or None)
         segments = list(segments)
         text = "".join(s.text for s in segments).strip()
         tokens = [len(s.tokens) for s in segments]
@@ -215,8 +217,10 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         whisper = self._model
         encoded = whisper.encode(features)
         tokenizer = self._tokenizer()
-        prompt = whisper.get_prompt(tokenizer, [], without_timestamps=True)
-        max_length = min(whisper.max_length, int(TOKENS_PER_WINDOW_SECOND * window_s))
+        previous = previous_text_tokens(tokenizer.encode, self.settings.scribe_prompt)
+        prompt = whisper.get_prompt(tokenizer, previous, without_timestamps=True)
+        # CTranslate2's max_length counts the prompt too (faster-whisper adds the two the same way)
+        max_length = min(whisper.max_length, len(prompt) + int(TOKENS_PER_WINDOW_SECOND * window_s))
         outputs = whisper.model.generate(encoded, [prompt] * len(features), beam_size=1, max_length=max_length,
                                          return_scores=True, return_no_speech_prob=True, suppress_blank=True,
                                          suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
@@ -246,6 +250,19 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
                                         window_s=window, speech_s=inputs.speech_s[i],
                                         min_token_logprob=rounded(_min_token_logprob(tokens, output.logits[0])))
         return [results[i] for i in range(len(batch))]
+
+
+PREVIOUS_TEXT_TOKENS = 223
+"""Whisper keeps at most this much previous text (half its 448-token context, less <|startofprev|>): the rest is
+cut from the front, as openai-whisper and faster-whisper do."""
+
+
+def previous_text_tokens(encode: Callable[[str], list[int]], prompt: str,
+                         limit: int = PREVIOUS_TEXT_TOKENS) -> list[int]:
+    """The prompt's tokens as Whisper's previous text (a leading space, as text that came before), the last
+    `limit` of them; none for an empty prompt."""
+    text = prompt.strip()
+    return list(encode(" " + text))[-limit:] if text and limit > 0 else []
 
 
 def _min_token_logprob(tokens: list[int], step_logits: list[Any]) -> float | None:
@@ -301,15 +318,23 @@ class TransformersWhisper(Backend[Audio, Transcript]):
         vocabulary = self._processor.tokenizer.get_vocab()  # not convert_tokens_to_ids: unk is <|endoftext|>
         return next((int(vocabulary[t]) for t in candidates if t in vocabulary), None)
 
-    def _prompt(self) -> list[int]:
+    def _prompt(self) -> tuple[list[int], int]:
+        """The decoder's prompt, and the position of <|startoftranscript|> in it (the no-speech probability is read
+        from the prediction right after it): the configured previous text behind <|startofprev|>, as Whisper was
+        trained, then start, language, task and no-timestamps."""
         sot = self._token("<|startoftranscript|>")
         no_timestamps = self._token("<|notimestamps|>")
         if sot is None or no_timestamps is None:
             raise InvalidInput(f"{self.model_dir}: tokenizer lacks Whisper's special tokens")
+        previous = previous_text_tokens(lambda text: self._processor.tokenizer.encode(text, add_special_tokens=False),
+                                        self.settings.scribe_prompt,
+                                        min(PREVIOUS_TEXT_TOKENS, self._model.config.max_target_positions // 2 - 1))
+        start_of_previous = self._token("<|startofprev|>")
+        before = [start_of_previous, *previous] if previous and start_of_previous is not None else []
         if self._model.config.vocab_size >= 51865:  # multilingual vocabulary: language + task tokens
             language, task = self._token(f"<|{LANGUAGE}|>"), self._token("<|transcribe|>")
-            return [sot] + [t for t in (language, task) if t is not None] + [no_timestamps]
-        return [sot, no_timestamps]
+            return before + [sot] + [t for t in (language, task) if t is not None] + [no_timestamps], len(before)
+        return before + [sot, no_timestamps], len(before)
 
     def preprocess(self, batch: list[Audio]) -> tuple[dict[float, tuple[list[int], Any]], list[float | None]]:
         """Log-mel features per window bucket, each utterance padded to its window (audio longer than every
@@ -388,13 +413,13 @@ class TransformersWhisper(Backend[Audio, Transcript]):
         features = features.to(self.device, dtype=next(model.parameters()).dtype)
         eot = self._special("<|endoftext|>")
         no_speech_id = self._token("<|nospeech|>", "<|nocaptions|>")
-        prompt = self._prompt()
+        prompt, start = self._prompt()
         rows = features.shape[0]
         with torch.inference_mode():
             encoded = self._encode(features)
             ids = torch.tensor([prompt] * rows, device=self.device)
             out = model(encoder_outputs=(encoded,), decoder_input_ids=ids, use_cache=True)
-            first = out.logits[:, 0].float().softmax(-1)  # the prediction right after <|startoftranscript|>
+            first = out.logits[:, start].float().softmax(-1)  # the prediction right after <|startoftranscript|>
             no_speech: list[float | None] = (first[:, no_speech_id].tolist() if no_speech_id is not None
                                              else [None] * rows)
             generated: list[list[int]] = [[] for _ in range(rows)]
