@@ -140,12 +140,15 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
         lines += ["## The Scribe's window buckets vs Whisper's 30 s window", "",
                   f"The spoken evaluation set ({w['cases']} cases: four voices from espeak-ng and flite, clean and "
                   "with white noise at 20/10/5/0 dB SNR, plus silence, noise and tones), each case through both "
-                  "configurations in turn, with the same Interpreter and gate.", "",
+                  "configurations in turn, with the same Interpreter and gate (today's thresholds, calibrated for the "
+                  "prompted Scribe: under them the unprompted one is refused more often, so verdicts compare the two "
+                  "Scribes at one operating point, not each at its own; docs/gating.md compares calibrations).", "",
                   "| configuration | Scribe p50 s | p50 s, 2–5 s commands | WER clean | WER noisy | verdicts |",
                   "| --- | --- | --- | --- | --- | --- |",
                   *[f"| {label} | {c['scribe_p50_s']} | {c['scribe_p50_s_2_to_5s']} | {c['mean_wer_clean']} | "
                     f"{c['mean_wer_noisy']} | " + ", ".join(f"{k} {v}" for k, v in sorted(c["verdicts"].items()))
-                    + " |" for label, c in (("30 s window (before)", old), ("buckets 10/20/30 s", new))], "",
+                    + " |" for label, c in (("before: 30 s window, no prompt", old),
+                                            ("buckets 10/20/30 s, prompt", new))], "",
                   f"Scribe speed-up on 2–5 s commands: **{r['scribe_speedup_p50_2_to_5s']}×** (target ≥3× — "
                   f"{verdict((r['scribe_speedup_p50_2_to_5s'] or 0) >= 3)}); WER change clean "
                   f"{r['wer_change_clean']:+.4f}, noisy {r['wer_change_noisy']:+.4f} (target ≤ +0.01 — "
