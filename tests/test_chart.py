@@ -185,3 +185,11 @@ def test_every_value_is_documented() -> None:
         if not previous.strip().startswith("#"):
             undocumented.append(line.strip())
     assert undocumented == []
+
+
+@pytest.mark.parametrize("example", [name for name in EXAMPLES if name != "default"])
+def test_an_example_that_sets_thresholds_sets_the_shipped_calibration(example: str) -> None:
+    """Examples are copied: a threshold they pin must be the calibrated one (docs/gating.yaml), not last release's."""
+    shipped = yaml.safe_load((CHART.parents[1] / "docs" / "gating.yaml").read_text())["pipeline"]["spec"]["gating"]
+    pinned = EXAMPLES[example].get("pipeline", {}).get("spec", {}).get("gating", {})
+    assert {name: shipped[name] for name in pinned} == pinned
