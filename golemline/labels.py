@@ -87,7 +87,7 @@ SCRIBE_PROMPT = " ".join(label.examples[0] for label in DEFAULT_LABELS)
 Why: tiny Whisper on unfamiliar voices mishears short commands ("Play some jazz." → "Please, some jars."), and the
 gate can only refuse them. Conditioning the decoder on text from the domain is Whisper's own mechanism for
 vocabulary (`initial_prompt`); on the gating corpus's calibration split it raised ungated clean intent accuracy from
-0.896 to 0.964 and clean WER fell from 0.215 to 0.180 (docs/gating.md). The sentences come from the labels, never
+0.896 to 0.964 and clean WER fell from 0.215 to 0.180 (README, Gating). The sentences come from the labels, never
 from the corpus. A deployment with intents of its own sets `--scribe-prompt` to match, or to "" for none."""
 
 MAX_LABELS = 64
