@@ -77,7 +77,7 @@ class GatingPolicy:
     # 0.3: with the intents' prompt as previous text, Whisper's no-speech probability runs lower on every input.
     max_no_speech_prob: float = field(default=0.3, metadata=_opt("reject when Whisper's no-speech probability "
                                                                  "is above this", "gating"))
-    min_avg_logprob: float = field(default=-1.2, metadata=_opt("reject transcripts whose average token "
+    min_avg_logprob: float = field(default=-1.0, metadata=_opt("reject transcripts whose average token "
                                                                "log-probability is below this", "gating"))
     max_compression_ratio: float = field(default=2.4, metadata=_opt("reject repetitive transcripts (zlib "
                                                                      "compression ratio above this)", "gating"))

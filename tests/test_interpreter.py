@@ -8,8 +8,9 @@ import pytest
 
 from golemline.domain import IntentRequest
 from golemline.errors import InvalidInput
+from golemline.evaluation.corpus import IN_DOMAIN, OFF_DOMAIN, SPLITS, _split_texts
 from golemline.gating import check_intent
-from golemline.labels import DEFAULT_LABELS, MAX_LABELS
+from golemline.labels import BACKGROUND, DEFAULT_LABELS, MAX_LABELS
 from golemline.pipeline import Pipeline
 from golemline.predictors.interpreter import Interpreter, NLIInterpreter
 from golemline.serving.adapter import parse_instance
@@ -18,6 +19,8 @@ from golemline.settings import Settings
 CLEAN = {"weather": "What is the weather like in Paris today?", "timer": "Set a timer for 10 minutes.",
          "music": "Please play some music.", "news": "What is the news today?",
          "smalltalk": "Hello, how are you doing today?"}
+NEAR_COPY = 0.9  # cosine of a prototype to a held-out corpus sentence at which it counts as a copy (the closest
+# shipped pair, "Start a countdown." ~ "Start a countdown of one hour.", is 0.89)
 
 
 def test_embedding_backend_classifies_each_default_intent(resident_pipeline: Pipeline) -> None:
@@ -123,3 +126,40 @@ def test_int8_reports_what_it_really_holds() -> None:
         sizes[dtype] = golem.memory_bytes()
         golem.unload()
     assert 0.3 * sizes["fp32"] < sizes["int8"] < 0.9 * sizes["fp32"]
+
+
+def _normalised(sentence: str) -> str:
+    return " ".join("".join(c for c in sentence.lower() if c.isalnum() or c.isspace()).split())
+
+
+def _corpus_sentences(split: str | None = None) -> set[str]:
+    """The corpus's phrasings, split per category as the corpus splits them (even positions calibration)."""
+    splits = SPLITS if split is None else (split,)
+    groups = (*IN_DOMAIN.values(), *OFF_DOMAIN.values())
+    return {t for texts in groups for s in splits for t in _split_texts(texts, s)}
+
+
+def _prototypes() -> list[str]:
+    return [*(p for label in DEFAULT_LABELS for p in label.prototypes), *BACKGROUND]
+
+
+def test_no_prototype_is_a_gating_corpus_sentence() -> None:
+    """The held-out gating report must measure phrasings the Interpreter never saw: a label example that is also a
+    corpus sentence would score 1.0 against itself ("Nice to meet you." once was both)."""
+    corpus = {_normalised(t) for t in _corpus_sentences()}
+    assert not [p for p in _prototypes() if _normalised(p) in corpus]
+
+
+def test_no_prototype_is_a_near_copy_of_a_held_out_sentence(resident_pipeline: Pipeline) -> None:
+    """Exact matches are not the only leak: a paraphrase the encoder can hardly tell apart is one too."""
+    import torch
+
+    encoder = resident_pipeline.golems["interpreter"]._backend._model
+    held_out = sorted(_corpus_sentences("heldout"))
+    with torch.inference_mode():
+        prototypes = encoder.encode(_prototypes(), convert_to_tensor=True, normalize_embeddings=True)
+        sentences = encoder.encode(held_out, convert_to_tensor=True, normalize_embeddings=True)
+    closest = (prototypes @ sentences.T).max(dim=1)
+    near = [(p, held_out[int(i)], round(float(v), 3)) for p, v, i in
+            zip(_prototypes(), closest.values, closest.indices, strict=True) if v >= NEAR_COPY]
+    assert not near
