@@ -82,7 +82,7 @@ class GatingPolicy:
     max_compression_ratio: float = field(default=2.4, metadata=_opt("reject repetitive transcripts (zlib "
                                                                      "compression ratio above this)", "gating"))
     min_words: int = field(default=1, metadata=_opt("reject transcripts with fewer words", "gating"))
-    min_token_logprob: float | None = field(default=-4.0, metadata=_opt(
+    min_token_logprob: float | None = field(default=-3.0, metadata=_opt(
         "reject transcripts whose least likely token has a log-probability below this",
         "gating"))
     # None: the interpreter backend's own calibrated default (cosine similarity and softmax differ in scale).

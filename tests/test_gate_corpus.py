@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from golemline.evaluation import corpus
+from golemline.evaluation import corpus, voices
 from golemline.settings import gating_from_file
 
 pytestmark = pytest.mark.skipif(any(shutil.which(t) is None for t in ("espeak-ng", "sox")),
@@ -57,6 +57,17 @@ def test_the_slice_is_generated_and_every_case_is_the_same_audio_twice(small: co
         assert snr == pytest.approx(case.snr_db, abs=1.5), case.id
     rebuilt = corpus.build(small.root, small=True, with_human=False)  # cached: nothing synthesised again
     assert [c.id for c in rebuilt.cases] == [c.id for c in small.cases]
+
+
+def test_the_same_text_is_synthesised_to_the_same_samples_on_every_run(tmp_path: Path) -> None:
+    """The cache hides it, but a fresh machine synthesises again: the audio must not depend on the run (sox dithered
+    with fresh noise when it resampled, and borderline transcripts changed between runs)."""
+    voice = voices.Voice("espeak-ng", "en-us", 150)
+    runs = []
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        runs.append(voices.speak("What is the weather today?", voice, tmp_path / run))
+    assert len(runs[0]) > 8000 and np.array_equal(runs[0], runs[1])
 
 
 def test_golem_gate_calibrate_end_to_end_on_the_slice(small: corpus.Corpus, tmp_path: Path,

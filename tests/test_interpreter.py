@@ -8,7 +8,7 @@ import pytest
 
 from golemline.domain import IntentRequest
 from golemline.errors import InvalidInput
-from golemline.evaluation.corpus import IN_DOMAIN, OFF_DOMAIN, SPLITS, _split_texts
+from golemline.evaluation.corpus import SPLITS, phrasings
 from golemline.gating import check_intent
 from golemline.labels import BACKGROUND, DEFAULT_LABELS, MAX_LABELS
 from golemline.pipeline import Pipeline
@@ -132,13 +132,6 @@ def _normalised(sentence: str) -> str:
     return " ".join("".join(c for c in sentence.lower() if c.isalnum() or c.isspace()).split())
 
 
-def _corpus_sentences(split: str | None = None) -> set[str]:
-    """The corpus's phrasings, split per category as the corpus splits them (even positions calibration)."""
-    splits = SPLITS if split is None else (split,)
-    groups = (*IN_DOMAIN.values(), *OFF_DOMAIN.values())
-    return {t for texts in groups for s in splits for t in _split_texts(texts, s)}
-
-
 def _prototypes() -> list[str]:
     return [*(p for label in DEFAULT_LABELS for p in label.prototypes), *BACKGROUND]
 
@@ -146,7 +139,7 @@ def _prototypes() -> list[str]:
 def test_no_prototype_is_a_gating_corpus_sentence() -> None:
     """The held-out gating report must measure phrasings the Interpreter never saw: a label example that is also a
     corpus sentence would score 1.0 against itself ("Nice to meet you." once was both)."""
-    corpus = {_normalised(t) for t in _corpus_sentences()}
+    corpus = {_normalised(t) for split in SPLITS for t in phrasings(split)}
     assert not [p for p in _prototypes() if _normalised(p) in corpus]
 
 
@@ -155,7 +148,7 @@ def test_no_prototype_is_a_near_copy_of_a_held_out_sentence(resident_pipeline: P
     import torch
 
     encoder = resident_pipeline.golems["interpreter"]._backend._model
-    held_out = sorted(_corpus_sentences("heldout"))
+    held_out = sorted(phrasings("heldout"))
     with torch.inference_mode():
         prototypes = encoder.encode(_prototypes(), convert_to_tensor=True, normalize_embeddings=True)
         sentences = encoder.encode(held_out, convert_to_tensor=True, normalize_embeddings=True)

@@ -25,7 +25,7 @@ from golemline.audio import TARGET_RATE
 from golemline.evaluation import degrade, human
 from golemline.evaluation.voices import Voice, require, speak
 
-VERSION = 2  # bump when texts, voices or conditions change: the cache key follows it
+VERSION = 3  # bump when texts, voices, conditions or synthesis change: the cache key follows it (3: no dither)
 NONE = "none"
 SPLITS = ("calibration", "heldout")
 SNRS_DB = (20, 10, 5, 0)
@@ -111,6 +111,11 @@ class Case:
 
 def _split_texts(texts: tuple[str, ...], split: str) -> tuple[str, ...]:
     return texts[SPLITS.index(split)::2]
+
+
+def phrasings(split: str) -> set[str]:
+    """Every sentence `split` speaks, in-domain and off-domain (what label examples must stay apart from)."""
+    return {text for texts in (*IN_DOMAIN.values(), *OFF_DOMAIN.values()) for text in _split_texts(texts, split)}
 
 
 def _seed(*parts: object) -> int:

@@ -64,6 +64,8 @@ def speak(text: str, voice: Voice, workdir: Path) -> np.ndarray:
                        check=True, capture_output=True)
     else:
         raise ConfigError(f"unknown speech engine {voice.engine!r} (espeak-ng, flite or festival)")
-    subprocess.run(["sox", str(raw), "-r", str(TARGET_RATE), "-c", "1", "-b", "16", str(out)], check=True,
+    # -D: no dither. sox dithers by default when it resamples to 16 bits, with fresh random noise on every run, so
+    # the same text came out as different audio each time and borderline transcripts flipped between runs.
+    subprocess.run(["sox", "-D", str(raw), "-r", str(TARGET_RATE), "-c", "1", "-b", "16", str(out)], check=True,
                    capture_output=True)
     return decode(out.read_bytes()).samples

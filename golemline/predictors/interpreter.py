@@ -34,8 +34,8 @@ class EmbeddingInterpreter(InterpreterBackend):
 
     # Calibrated (`golem gate calibrate --max-wrong 0.05`, docs/gating.md); tests/test_gate_calibration.py checks.
     default_min_score = 0.45
-    default_min_margin = 0.03
-    default_min_open_set_margin: ClassVar[float | None] = 0.1
+    default_min_margin = 0.06
+    default_min_open_set_margin: ClassVar[float | None] = 0.05
 
     def __init__(self, model_dir: Path, settings: Settings) -> None:
         super().__init__(model_dir, settings)
