@@ -14,7 +14,7 @@ import yaml
 
 from golemline.cli import main
 from golemline.plan import layouts, prices, profiles
-from golemline.plan.queueing import ServiceCurve, erlang_c, station
+from golemline.plan.queueing import ServiceCurve, erlang_c, shared_device_stretch, station
 from golemline_operator.builders import build_inference_services
 from tests.k8s_schemas import validate
 from tests.test_chart import CHART, kinds, render
@@ -43,6 +43,36 @@ def test_batching_keeps_a_station_stable_that_one_by_one_could_not_carry() -> No
     batched = station(rate=20, replicas=1, curve=curve, max_batch=8, window_s=0.01)
     assert batched.stable and batched.batch > 2
     assert station(rate=20, replicas=3, curve=curve).p95_s < station(rate=20, replicas=2, curve=curve).p95_s
+
+
+def test_a_shared_device_stretches_the_tail_by_how_often_requests_meet() -> None:
+    """The p95 of "T with probability 1 − p, uniform on (T, 2T) with probability p" is T·(2 − 0.05/p)."""
+    assert shared_device_stretch(0.0, 0.2) == 1.0
+    assert shared_device_stretch(0.1, 0.2) == 1.0  # p = 1 − e^−0.04 ≈ 0.04: fewer than one in twenty meet
+    device_s, rate = 0.15, 0.5
+    met = 1 - math.exp(-2 * rate * device_s)
+    stretch = shared_device_stretch(rate, device_s)
+    assert stretch == pytest.approx(2 - 0.05 / met)
+    # the same quantile from the distribution itself, sampled on a fine grid
+    draws = sorted([device_s] * round(1e5 * (1 - met)) + [device_s * (1 + (i + 0.5) / round(1e5 * met))
+                                                          for i in range(round(1e5 * met))])
+    assert draws[int(0.95 * len(draws))] / device_s == pytest.approx(stretch, abs=1e-3)
+    assert 1 < stretch < shared_device_stretch(2.0, device_s) < 2
+
+
+def test_a_monolith_pod_adds_the_larger_of_queueing_and_sharing_not_both() -> None:
+    cpu = prices.Device("cpu", "cpu", 1 << 40, 0.0)
+    golems = {name: profiles.GolemProfile(name, ServiceCurve({1: 0.1}, {1: 0.1}), 1) for name in layouts.GOLEMS}
+    quiet = layouts.Objective(rate=0.05, p95_s=5, max_batch=1, window_s=0.0)
+    stations, p95 = layouts.monolith_estimate(golems, cpu, 1, quiet)
+    assert p95 == pytest.approx(sum(s.p95_s for s in stations.values()))  # requests rarely meet: no stretch
+    busy = layouts.Objective(rate=1.0, p95_s=5, max_batch=1, window_s=0.0)
+    stations, p95 = layouts.monolith_estimate(golems, cpu, 1, busy)
+    waits = sum(s.wait_p95_s for s in stations.values())
+    sharing = (shared_device_stretch(1.0, 0.3) - 1) * 0.3  # three golems' passes alone: 0.3 s of device work
+    assert 0 < waits < sharing
+    assert p95 == pytest.approx(sum(s.p95_s for s in stations.values()) - waits + sharing)
+    assert layouts.monolith_estimate(golems, cpu, 2, busy)[1] < p95  # a second pod halves each pod's rate
 
 
 def _measurements() -> profiles.Measurements:

@@ -619,7 +619,7 @@ def bench_pipeline(baseline: Path | None = None, commands: int = 15, requests: i
 
 
 # -- the planner's prediction against a measured load ---------------------------------------------------------------
-def bench_plan(rates: tuple[float, ...] = (0.5, 1.0), requests: int = 60) -> dict[str, Any]:
+def bench_plan(rates: tuple[float, ...] = (0.5, 1.0, 2.0), requests: int = 60) -> dict[str, Any]:
     """Measure each golem alone (the planner's input), then a monolith `golem serve` on loopback under Poisson
     arrivals at each rate; the planner predicts the p95 for one pod on this machine from the first measurement.
     Interleaving does not apply: the prediction has to come first, from its own inputs."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from golemline.plan.prices import Device, PriceTable
 from golemline.plan.profiles import GolemProfile, Measurements
-from golemline.plan.queueing import ServiceCurve, StationEstimate, station
+from golemline.plan.queueing import ServiceCurve, StationEstimate, shared_device_stretch, station
 from golemline.settings import GOLEMS
 
 MAX_REPLICAS = 64
@@ -72,7 +72,16 @@ def monolith_estimate(profiles: dict[str, GolemProfile], device: Device, pods: i
             return alone, math.inf
         shared[name] = station(objective.rate, pods, curve.scaled(1 / (1 - others)), objective.max_batch,
                                objective.window_s)
-    return shared, sum(s.p95_s for s in shared.values())
+    # The p95 request meets another request in the pod. The stations' queue waits count the meetings at the same
+    # golem; sharing the device (shared_device_stretch) counts every meeting, as a stretch of the request's device
+    # work (the stations' slowest passes). Both describe the same event, so the larger delay is taken, not both.
+    device_s = sum(curves[name].at(s.batch) for name, s in shared.items())
+    device_p95_s = sum(curves[name].at(s.batch, tail=True) for name, s in shared.items())
+    sharing_s = (shared_device_stretch(objective.rate / pods, device_s) - 1) * device_p95_s
+    queues_s = sum(s.wait_p95_s for s in shared.values())
+    if math.isinf(queues_s):
+        return shared, math.inf
+    return shared, sum(s.p95_s for s in shared.values()) - queues_s + max(queues_s, sharing_s)
 
 
 def plan_monolith(measurements: Measurements, device: Device, table: PriceTable,
