@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from golemline.errors import ConfigError
-from golemline.evaluation import calibrate, report
+from golemline.evaluation import calibrate, report, stability
 from golemline.evaluation.command import read_signals
 from golemline.settings import GatingPolicy, Settings, gating_from_file
 
@@ -69,6 +69,28 @@ def test_calibration_meets_its_bound_on_fresh_draws_and_is_deterministic() -> No
     fresh = calibrate.Signals.of(synthetic_rows(20000, seed=2), GatingPolicy())
     point = calibrate.evaluate(fresh, first.thresholds)
     assert point.wrong_rate <= 0.05 + 0.01
+
+
+def test_resampling_keeps_a_take_together_and_the_spread_is_deterministic() -> None:
+    rows = synthetic_rows(600, seed=4)
+    for row in rows[:300]:  # 300 takes, each with a noisy copy
+        rows.append(dict(row, id=row["id"] + "/noisy", condition="white 10 dB"))
+    drawn = stability.resample_by_take(rows, np.random.default_rng(0))
+    assert len({r["id"] for r in drawn}) == len(drawn)
+    by_source: dict[str, set[str]] = {}
+    for row in drawn:
+        by_source.setdefault(row["source"], set()).add(row["id"].split("#")[1])
+    for source, draws in by_source.items():  # every draw of a take brings all of that take's rows
+        copies = sum(1 for r in drawn if r["source"] == source)
+        assert copies == len(draws) * (2 if int(source[1:]) < 300 else 1)
+    # independent rows whose true error curve is known: at delta 0.1 the bound should hold on fresh rows for about
+    # nine resamples in ten or more
+    independent = synthetic_rows(3000, seed=1)
+    heldout = calibrate.Signals.of(synthetic_rows(5000, seed=5, split="heldout"), GatingPolicy())
+    first = stability.stability(independent, heldout, GatingPolicy(), 0.05, 0.1, draws=30)
+    assert first == stability.stability(independent, heldout, GatingPolicy(), 0.05, 0.1, draws=30)
+    assert first.bound_held >= 24 and len(first.heldout_wrong) == 30
+    assert f"the bound (0.05) held in {first.bound_held} of 30" in first.summary()
 
 
 def test_nothing_certifiable_falls_back_to_the_strictest_point() -> None:

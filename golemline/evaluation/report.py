@@ -164,7 +164,8 @@ def tradeoff_png(path: Path, calibration: Calibration, heldout: Signals, calib_t
 
 
 def markdown(calibration: Calibration, policy: GatingPolicy, heldout: Signals, calibration_rows: int,
-             sources: Iterable[str], png: str | None, command: str, measured: str = "") -> str:
+             sources: Iterable[str], png: str | None, command: str, measured: str = "",
+             stability: str = "") -> str:
     outcome = Outcome.of(heldout, calibration.thresholds)
     before = Outcome.of(heldout, HAND_SET).headline()
     chosen = calibration.tested[max(calibration.chosen_index, 0)]
@@ -200,6 +201,7 @@ def markdown(calibration: Calibration, policy: GatingPolicy, heldout: Signals, c
         f"{policy.max_compression_ratio}.", "",
         f"Does the bound hold on the held-out split? Wrong among accepted: {outcome.headline()[5].cell()}, target "
         f"{calibration.max_wrong:g}.", "",
+        *([stability, ""] if stability else []),
     ]
     if png:
         lines += [f"![trade-off]({png})", "",
