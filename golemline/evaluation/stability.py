@@ -44,7 +44,9 @@ class Stability:
                 f"gate chose {self.threshold_sets} different operating points ({self.chose_shipped} draws chose the "
                 f"shipped one). Held-out wrong among accepted: median {q[1]:.3f}, 90% of draws between {q[0]:.3f} "
                 f"and {q[2]:.3f}; the bound ({self.max_wrong:g}) held in {self.bound_held} of {self.draws}. "
-                f"Held-out right answers: median {r[1]:.0f} (90% between {r[0]:.0f} and {r[2]:.0f}).")
+                f"Held-out right answers: median {r[1]:.0f} (90% between {r[0]:.0f} and {r[2]:.0f}). The binomial "
+                "test counts every row as independent, though a take's clean, noisy and damaged copies are not; "
+                "this spread is the check on that.")
 
 
 def resample_by_take(rows: list[dict[str, Any]], rng: np.random.Generator) -> list[dict[str, Any]]:
