@@ -87,8 +87,10 @@ def test_resampling_keeps_a_take_together_and_the_spread_is_deterministic() -> N
     # nine resamples in ten or more
     independent = synthetic_rows(3000, seed=1)
     heldout = calibrate.Signals.of(synthetic_rows(5000, seed=5, split="heldout"), GatingPolicy())
-    first = stability.stability(independent, heldout, GatingPolicy(), 0.05, 0.1, draws=30)
-    assert first == stability.stability(independent, heldout, GatingPolicy(), 0.05, 0.1, draws=30)
+    shipped = calibrate.calibrate(independent, GatingPolicy(), 0.05, 0.1).thresholds
+    first = stability.stability(independent, shipped, heldout, GatingPolicy(), 0.05, 0.1, draws=30)
+    assert first == stability.stability(independent, shipped, heldout, GatingPolicy(), 0.05, 0.1, draws=30)
+    assert first.chose_shipped >= 1
     assert first.bound_held >= 24 and len(first.heldout_wrong) == 30
     assert f"the bound (0.05) held in {first.bound_held} of 30" in first.summary()
 

@@ -67,7 +67,8 @@ def command_gate(args: argparse.Namespace, settings: Settings | None) -> int:
             else "golem gate calibrate"
         measured = (f"signals read from {args.signals}" if args.signals
                     else f"signals recorded by {signals.golems_measured(settings)}")
-        spread = stability.stability(calibration_rows, heldout, settings.gating, args.max_wrong, args.delta)
+        spread = stability.stability(calibration_rows, result.thresholds, heldout, settings.gating,
+                                     args.max_wrong, args.delta)
         args.report.write_text(report.markdown(result, policy, heldout, len(calibration_rows),
                                                corpus.describe(rows), png.name, command, measured, spread.summary()))
         print(f"report written to {args.report} (plot {png})")

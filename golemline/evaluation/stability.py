@@ -62,10 +62,11 @@ def resample_by_take(rows: list[dict[str, Any]], rng: np.random.Generator) -> li
     return out
 
 
-def stability(calibration_rows: list[dict[str, Any]], heldout: Signals, base: GatingPolicy, max_wrong: float,
-              delta: float, draws: int = DRAWS, seed: int = SEED) -> Stability:
+def stability(calibration_rows: list[dict[str, Any]], shipped: dict[str, float], heldout: Signals,
+              base: GatingPolicy, max_wrong: float, delta: float, draws: int = DRAWS,
+              seed: int = SEED) -> Stability:
+    """`shipped`: the thresholds calibrated on all of `calibration_rows` (counted where a draw chooses them too)."""
     rng = np.random.default_rng(seed)
-    shipped = calibrate(calibration_rows, base, max_wrong, delta).thresholds
     wrong, right, chosen = [], [], []
     for _ in range(draws):
         thresholds = calibrate(resample_by_take(calibration_rows, rng), base, max_wrong, delta).thresholds
