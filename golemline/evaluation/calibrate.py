@@ -191,12 +191,14 @@ def fewest_to_certify(max_wrong: float, delta: float) -> int:
     return math.ceil(math.log(delta) / math.log(1 - max_wrong))
 
 
+def take_of(row: dict[str, Any]) -> str:
+    """The recorded take a row comes from (its clean waveform): a take's clean, noisy and damaged copies share it."""
+    return str(row.get("source") or row["id"])
+
+
 def halves(rows: list[dict[str, Any]]) -> np.ndarray:
-    """True for the path-building half: by a hash of the utterance (its clean waveform), so noisy copies of one
-    take land in the same half."""
-    def key(row: dict[str, Any]) -> str:
-        return row.get("source") or row["id"]
-    return np.array([hashlib.sha256(key(r).encode()).digest()[0] % 2 == 0 for r in rows])
+    """True for the path-building half: by a hash of the take, so noisy copies of one take land in the same half."""
+    return np.array([hashlib.sha256(take_of(r).encode()).digest()[0] % 2 == 0 for r in rows])
 
 
 @dataclass(frozen=True)

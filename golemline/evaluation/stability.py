@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from golemline.evaluation.calibrate import Signals, calibrate, evaluate
+from golemline.evaluation.calibrate import Signals, calibrate, evaluate, take_of
 from golemline.settings import GatingPolicy
 
 DRAWS = 200
@@ -50,11 +50,11 @@ class Stability:
 
 
 def resample_by_take(rows: list[dict[str, Any]], rng: np.random.Generator) -> list[dict[str, Any]]:
-    """Takes drawn with replacement, each with all its rows; a take drawn twice is kept twice under new ids but the
-    same source, so both copies land in the same half of Learn then Test."""
+    """Takes (`take_of`) drawn with replacement, each with all its rows; a take drawn twice is kept twice under new ids
+    but the same take, so both copies land in the same half of Learn then Test (`halves` splits by take too)."""
     takes: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        takes[row.get("source") or row["id"]].append(row)
+        takes[take_of(row)].append(row)
     keys = sorted(takes)
     out = []
     for draw, k in enumerate(rng.integers(0, len(keys), len(keys))):
