@@ -103,6 +103,25 @@ def _by(outcome: Outcome, key: Callable[[dict[str, Any]], str]) -> list[tuple[st
     return out
 
 
+def heard_or_not(outcome: Outcome) -> list[str]:
+    """Clean in-domain commands split by whether the Scribe heard them word for word (WER 0) or not.
+
+    Why: a refusal is the gate's verdict, not its cause. This table says which golem limits the clean figures: if
+    the commands heard exactly are answered right and the refusals are mishearings, a better Interpreter or gate
+    cannot lower the refusals much, only a better Scribe can; the ungated column is what no gate can exceed."""
+    clean = outcome.mask(lambda r: r["group"] == "in-domain" and r["condition"] == "clean")
+    exact = outcome.mask(lambda r: r.get("wer") == 0)
+    ungated = outcome.mask(lambda r: r["intent"] == r["label"])
+    lines = ["| clean in-domain commands | commands | answered right | refused | wrong | right with no gate |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name, m in (("heard word for word (WER 0)", clean & exact), ("misheard (WER > 0)", clean & ~exact),
+                    ("all", clean)):
+        n = int(m.sum())
+        lines.append(f"| {name} | {n} | {int((m & outcome.right).sum())} | {int((m & ~outcome.accepted).sum())} | "
+                     f"{int((m & outcome.accepted & ~outcome.right).sum())} | {int((m & ungated).sum())} |")
+    return lines
+
+
 def _condition(row: dict[str, Any]) -> str:
     return f"{row['condition'].split()[0]} noise, {row['snr_db']:>2} dB" if row.get("snr_db") is not None \
         else row["condition"] if row["group"] != "non-speech" else "non-speech"
@@ -220,6 +239,10 @@ def markdown(calibration: Calibration, policy: GatingPolicy, heldout: Signals, c
               "| --- | --- | --- | --- |",
               *[f"| {v} | {a.cell()} | {n.cell()} | {w.cell()} |" for v, a, n, w in
                 _by(outcome, lambda r: f"{r['group']}: {r['category']}")],
+              "", "## Held-out, heard or misheard", "",
+              "Which golem limits the clean figures: the Scribe when the refusals are commands it misheard, the",
+              "Interpreter and the gate when they are commands it heard word for word.", "",
+              *heard_or_not(outcome),
               "", "## What still gets through (held-out, accepted with the wrong intent)", "",
               "| case | transcript | answered | score / margin / none | label |", "| --- | --- | --- | --- | --- |"]
     for row, accepted, right in zip(outcome.rows, outcome.accepted, outcome.right, strict=True):
