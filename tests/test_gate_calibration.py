@@ -106,6 +106,23 @@ def test_bad_levels_are_refused() -> None:
         calibrate.calibrate(synthetic_rows(10, seed=0), GatingPolicy(), max_wrong=0, delta=0.1)
 
 
+def test_the_ceiling_is_the_best_grid_point_under_the_wrong_answer_level() -> None:
+    """Clean commands scoring 0.9, 0.8 (right), 0.55 (wrong), 0.42 (right), and one noisy wrong answer at 0.9 that
+    only an all-refusing point avoids: the best any point does for the clean ones at each level of wrong answers."""
+    def row(i: int, score: float, right: bool, condition: str = "clean") -> dict[str, Any]:
+        return {**synthetic_rows(1, seed=i)[0], "id": f"r{i}", "score": score, "none_score": score - 0.5,
+                "intent": "weather" if right else "music", "condition": condition}
+    rows = [row(0, 0.9, True), row(1, 0.8, True), row(2, 0.55, False), row(3, 0.42, True),
+            row(4, 0.9, False, "white noise")]
+    signals = calibrate.Signals.of(rows, GatingPolicy())
+    clean = np.array([r["condition"] == "clean" for r in rows])
+    assert calibrate.ceiling(signals, clean, 0.0) == (0, 0)  # the noisy wrong answer passes wherever any right does
+    assert calibrate.ceiling(signals, clean, 1 / 3) == (2, 2)  # score >= 0.6: two right, one wrong of three
+    assert calibrate.ceiling(signals, clean, 0.5) == (3, 4)  # score >= 0.4: three right and two wrong of five
+    table = report.ceiling_table(signals, [1 / 3, 0.5])
+    assert table[2] == "| 0.333333 | 0.500 (2/4) | 0.500 (2/4) |" and table[3] == "| 0.5 | 0.750 (3/4) | 0.000 (0/4) |"
+
+
 def test_the_report_splits_clean_commands_by_whether_the_scribe_heard_them() -> None:
     """Clean in-domain commands counted by WER 0 or not and by the gate's verdict; other groups and noisy copies
     are left out, and the ungated column counts the intent before any gate."""

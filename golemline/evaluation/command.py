@@ -70,6 +70,7 @@ def command_gate(args: argparse.Namespace, settings: Settings | None) -> int:
         spread = stability.stability(calibration_rows, result.thresholds, heldout, settings.gating,
                                      args.max_wrong, args.delta)
         args.report.write_text(report.markdown(result, policy, heldout, len(calibration_rows),
-                                               corpus.describe(rows), png.name, command, measured, spread.summary()))
+                                               corpus.describe(rows), png.name, command, measured, spread.summary(),
+                                               report.ceiling_table(calib_signals, sorted({0.02, args.max_wrong}))))
         print(f"report written to {args.report} (plot {png})")
     return 0

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from golemline.evaluation import calibrate
 from golemline.evaluation.calibrate import GRID, NONE, OFF, Calibration, Signals, interval
 from golemline.settings import GatingPolicy
 
@@ -122,6 +123,20 @@ def heard_or_not(outcome: Outcome) -> list[str]:
     return lines
 
 
+def ceiling_table(calibration_signals: Signals, levels: Iterable[float]) -> list[str]:
+    """The best clean in-domain figures any thresholds reach on the calibration split (see `calibrate.ceiling`)."""
+    clean = np.array([r["group"] == "in-domain" and r["condition"] == "clean" for r in calibration_signals.rows],
+                     dtype=bool)
+    n = int(clean.sum())
+    lines = ["| wrong among accepted at most | clean in-domain accuracy, at best | clean in-domain rejected, at "
+             "least |", "| --- | --- | --- |"]
+    for level in levels:
+        right, accepted = calibrate.ceiling(calibration_signals, clean, level)
+        lines.append(f"| {level:g} | {right / n:.3f} ({right}/{n}) | {(n - accepted) / n:.3f} ({n - accepted}/{n}) |"
+                     if n else f"| {level:g} | — | — |")
+    return lines
+
+
 def _condition(row: dict[str, Any]) -> str:
     return f"{row['condition'].split()[0]} noise, {row['snr_db']:>2} dB" if row.get("snr_db") is not None \
         else row["condition"] if row["group"] != "non-speech" else "non-speech"
@@ -184,7 +199,7 @@ def tradeoff_png(path: Path, calibration: Calibration, heldout: Signals, calib_t
 
 def markdown(calibration: Calibration, policy: GatingPolicy, heldout: Signals, calibration_rows: int,
              sources: Iterable[str], png: str | None, command: str, measured: str = "",
-             stability: str = "") -> str:
+             stability: str = "", ceiling: list[str] | None = None) -> str:
     outcome = Outcome.of(heldout, calibration.thresholds)
     before = Outcome.of(heldout, HAND_SET).headline()
     chosen = calibration.tested[max(calibration.chosen_index, 0)]
@@ -222,6 +237,11 @@ def markdown(calibration: Calibration, policy: GatingPolicy, heldout: Signals, c
         f"{calibration.max_wrong:g}.", "",
         *([stability, ""] if stability else []),
     ]
+    if ceiling:
+        lines += ["**How far these golems can go.** The best that any point of the threshold grid reaches on the",
+                  "calibration split itself: chosen on the cases it is scored on, so optimistic. Where a row misses a",
+                  "target, no recalibration of these golems meets it on data like this; only better golems can.", "",
+                  *ceiling, ""]
     if png:
         lines += [f"![trade-off]({png})", "",
                   "Each point is one step of the path; ★ is the chosen point. Moving right refuses more clean "
