@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from golemline.bench import report, suite
@@ -57,7 +60,8 @@ def test_the_committed_bench_report_renders_every_section_it_holds(tmp_path: Pat
     assert report.main([str(bench), "--out", str(tmp_path / "performance.md")]) == 0
     text = (tmp_path / "performance.md").read_text()
     held = json.loads(bench.read_text())
-    for section, heading in (("windows", "window buckets"), ("mixed", "Length-bucketed batching"),
+    for section, heading in (("windows", "window buckets"), ("long", "The gate on long audio"),
+                             ("mixed", "Length-bucketed batching"),
                              ("pipeline", "previous main"), ("plan", "planner against a measured load"),
                              ("threads", "Thread counts against the cores")):
         assert (heading in text) == (section in held), section
@@ -75,3 +79,41 @@ def test_the_mixed_length_workload_spans_1_to_25_seconds() -> None:
     long = [a.duration_s for kind, a in workload if kind == "long"]
     assert short and long and len(short) > len(long)
     assert all(1 <= d <= 5 for d in short) and all(10 <= d <= 25 for d in long)
+
+
+def test_the_long_audio_section_says_when_the_gate_lets_speech_or_noise_through_wrongly(tmp_path: Path) -> None:
+    def scribe(verdicts: dict[str, int]) -> dict[str, Any]:
+        window = {"cases": sum(verdicts.values()), "verdicts": verdicts, "reasons": {}, "mean_wer": 0.2,
+                  "scribe_p50_s": 0.3}
+        return {"30 s": window, "all": {"cases": window["cases"], "verdicts": verdicts}}
+    fine = {"heard, passed": 3, "misheard, refused": 1, "non-speech refused": 2}
+    for buckets, says in ((fine, "on any window: none"), ({**fine, "non-speech passed": 1}, "some (see the table)")):
+        bench = {"machine": {"cpu_count": 2, "torch": "x", "python": "3.11", "cuda": False},
+                 "long": {"cases": 6, "dictations": 4, "window_30s": scribe(fine), "buckets": scribe(buckets),
+                          "same_verdict": "5/6"}}
+        (tmp_path / "bench.json").write_text(json.dumps(bench))
+        assert report.main([str(tmp_path / "bench.json"), "--out", str(tmp_path / "performance.md")]) == 0
+        text = (tmp_path / "performance.md").read_text()
+        assert "| buckets 10/20/30 s, prompt | 30 s | " in text and says in text, says
+
+
+@pytest.mark.skipif(any(shutil.which(t) is None for t in ("espeak-ng", "sox")),
+                    reason="needs espeak-ng and sox (Debian packages; .ci/run installs them)")
+def test_long_cases_reach_the_20_and_30_second_windows(tmp_path: Path) -> None:
+    from golemline.bench.speech_set import SPEECH, TUNING_VOICE, long_cases
+    from golemline.predictors.speech_window import window_for
+
+    cases = long_cases(tmp_path, voices=(TUNING_VOICE,))
+    dictations = [(kind, samples) for kind, expected, samples in cases if expected == "dictation"]
+    assert len(dictations) == 4 and len(cases) == 12
+    assert sorted(window_for(len(samples) / 16000, (10.0, 20.0, 30.0)) for _, samples in dictations) == [
+        20.0, 20.0, 30.0, 30.0]
+    sentences = [t for group in SPEECH.values() for t in group]
+    for kind, _ in dictations:  # the kind ends in what was said: whole sentences of the set, three or more
+        rest, said = kind.split(": ", 1)[1], 0
+        while rest:
+            sentence = next(s for s in sentences if rest.startswith(s))
+            rest, said = rest[len(sentence):].lstrip(), said + 1
+        assert said >= 3
+    again = long_cases(tmp_path, voices=(TUNING_VOICE,))
+    assert all(a[0] == b[0] and np.array_equal(a[2], b[2]) for a, b in zip(cases, again, strict=True))

@@ -51,6 +51,36 @@ def _plot_lifecycle(data: dict[str, Any], out: Path) -> None:
     plt.close(figure)
 
 
+LONG_VERDICTS = ("heard, passed", "heard, refused", "misheard, passed", "misheard, refused", "non-speech refused",
+                 "non-speech passed")
+
+
+def _long_section(long: dict[str, Any]) -> list[str]:
+    """The Scribe-stage gate on the 20 s and 30 s windows, per window, both Scribes."""
+    rows = []
+    for label, name in (("before: 30 s window, no prompt", "window_30s"), ("buckets 10/20/30 s, prompt", "buckets")):
+        for window, c in long[name].items():
+            if window == "all":
+                continue
+            rows.append(f"| {label} | {window} | {c['cases']} | "
+                        + " | ".join(str(c["verdicts"].get(v, 0)) for v in LONG_VERDICTS)
+                        + f" | {c['mean_wer'] if c['mean_wer'] is not None else '—'} | {c['scribe_p50_s']} |")
+    totals = {name: long[name]["all"]["verdicts"] for name in ("window_30s", "buckets")}
+    held = all(t.get("heard, refused", 0) == 0 and t.get("non-speech passed", 0) == 0 for t in totals.values())
+    return ["## The gate on long audio: the 20 s and 30 s windows", "",
+            f"The gating corpus's calibration split has no utterance over 9 s, so the gate was calibrated on the "
+            f"10 s window alone. Here "
+            f"{long['dictations']} dictations (about 14 s and 24 s, four voices, clean and at 10 dB) and "
+            f"{long['cases'] - long['dictations']} non-speech clips of the same lengths go through both Scribes with "
+            "the same gate. \"Heard\": WER at most 0.25; a refusal counts at the Scribe's stage only (a dictation "
+            "is no command, so the Interpreter refuses most of them anyway).", "",
+            "| Scribe | window | cases | " + " | ".join(LONG_VERDICTS) + " | WER | Scribe p50 s |",
+            "| --- | --- | --- | " + " | ".join("---" for _ in LONG_VERDICTS) + " | --- | --- |",
+            *rows, "",
+            f"Same Scribe-stage verdict on {long['same_verdict']} cases. Heard speech refused or non-speech let "
+            f"through, on any window: {'none' if held else 'some (see the table)'}.", ""]
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
@@ -154,6 +184,8 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
                   f"{r['wer_change_clean']:+.4f}, noisy {r['wer_change_noisy']:+.4f} (target ≤ +0.01 — "
                   f"{verdict(r['wer_change_clean'] <= 0.01 and r['wer_change_noisy'] <= 0.01)}); same gate verdict "
                   f"on {r['same_verdict']} cases.", ""]
+    if "long" in bench:
+        lines += _long_section(bench["long"])
     if "mixed" in bench:
         m = bench["mixed"]
         lines += ["## Length-bucketed batching on a mixed-length workload (Scribe, 1–25 s)", "",

@@ -10,9 +10,10 @@ interleaved in one run (the machines are noisy: only ratios from one run are rep
   transport  one hop to a golem over V2 REST vs V2 gRPC (what split mode pays per hop)
   windows    the Scribe on window buckets (10/20/30 s, VAD trim) vs Whisper's 30 s window: speed, WER and gate
              verdicts side by side on the spoken evaluation set in four voices (espeak-ng, flite)
+  long       the gate on the 20 s and 30 s windows: 14 s and 24 s dictations and non-speech through both Scribes
+  mixed      length-bucketed vs unbucketed Scribe batching on a 1–25 s workload (p95 of short requests)
+  pipeline   the whole pipeline vs a baseline checkout (--baseline), p50/p95 and req/s
   plan       `golem plan`'s predicted p95 against a measured open-loop (Poisson) load on a monolith server
-  windows    (see below); mixed: length-bucketed vs unbucketed Scribe batching on a 1–25 s workload (p95 of short
-             requests); pipeline: the whole pipeline vs a baseline checkout (--baseline), p50/p95 and req/s
   golems     each golem alone: seconds per batched pass at batch sizes 1..16 and the memory it holds (`golem plan`'s
              input)
   threads    each golem's batched pass at 1, 2, 4, ... threads up to the cores and at twice the cores (CTranslate2's
@@ -504,6 +505,78 @@ def bench_windows(voices: tuple[tuple[str, str, int], ...] | None = None,
     return result
 
 
+# -- the Scribe's gate on audio longer than the 10 s window -------------------------------------------------------
+def _scribe_verdict(judged: Any) -> str:
+    """The Scribe stage's verdict on a long case: was it let through to the Interpreter, and should it have been?"""
+    from golemline.bench.speech_set import INTELLIGIBLE_WER
+
+    refused = judged.decision.startswith("rejected at scribe")
+    if judged.expected == "-":
+        return "non-speech refused" if refused else "non-speech passed"
+    heard = judged.wer is not None and judged.wer <= INTELLIGIBLE_WER
+    return {(True, False): "heard, passed", (True, True): "heard, refused",
+            (False, True): "misheard, refused", (False, False): "misheard, passed"}[(heard, refused)]
+
+
+def bench_long() -> dict[str, Any]:
+    """The gate's check on the 20 s and 30 s windows, which the gating corpus (commands under 10 s) never reaches:
+    dictations of about 14 s and 24 s in four voices, clean and at 10 dB, and non-speech of the same lengths,
+    through the Scribe as it was (30 s window, no prompt) and as it is (window buckets, VAD trim, the prompt),
+    alternating, with the same gate. Per window: what the Scribe-stage gate let through, its WER and its time."""
+    import tempfile
+    from collections import Counter
+
+    from golemline.bench.speech_set import judge, long_cases
+    from golemline.predictors.interpreter import Interpreter
+    from golemline.predictors.scribe import Scribe
+
+    base = Settings()
+    configs = {"window_30s": base.with_overrides(scribe_windows_s=(30.0,), scribe_vad_trim=False, scribe_prompt=""),
+               "buckets": base}
+    scribes = {name: Scribe(settings) for name, settings in configs.items()}
+    interpreter = Interpreter(base)
+    interpreter.load()
+    for scribe in scribes.values():
+        scribe.load()
+    with tempfile.TemporaryDirectory() as tmp:
+        workload = long_cases(Path(tmp))
+    rows: dict[str, list[tuple[Any, float]]] = {name: [] for name in configs}
+    for kind, expected, samples in workload:
+        for name, scribe in scribes.items():
+            took: list[float] = []
+
+            def timed(batch: list[Audio], scribe: Scribe = scribe, took: list[float] = took) -> list[Any]:
+                started = time.perf_counter()
+                out = scribe.run(batch)
+                took.append(time.perf_counter() - started)
+                return out
+            judged = judge(kind, expected, samples, timed, interpreter, configs[name])
+            rows[name].append((judged, took[0] if took else 0.0))
+    result: dict[str, Any] = {"cases": len(workload),
+                              "dictations": sum(expected == "dictation" for _, expected, _ in workload)}
+    for name in configs:
+        by_window: dict[str, list[tuple[Any, float]]] = {}
+        for judged, seconds in rows[name]:
+            window = "—" if judged.transcript is None or judged.transcript.window_s is None \
+                else f"{judged.transcript.window_s:g} s"
+            by_window.setdefault(window, []).append((judged, seconds))
+        result[name] = {window: {
+            "cases": len(items),
+            "verdicts": dict(Counter(_scribe_verdict(j) for j, _ in items)),
+            "reasons": dict(Counter(j.decision.split(": ", 1)[1] for j, _ in items
+                                    if j.decision.startswith("rejected at scribe"))),
+            "mean_wer": (round(statistics.fmean(min(j.wer, 1.0) for j, _ in items if j.wer is not None), 4)
+                         if any(j.wer is not None for j, _ in items) else None),
+            "scribe_p50_s": round(statistics.median(s for _, s in items), 4)} for window, items in
+            sorted(by_window.items())}
+        verdicts = Counter(_scribe_verdict(j) for j, _ in rows[name])
+        result[name]["all"] = {"cases": len(rows[name]), "verdicts": dict(verdicts)}
+    same = sum(_scribe_verdict(a) == _scribe_verdict(b)
+               for (a, _), (b, _) in zip(rows["window_30s"], rows["buckets"], strict=True))
+    result["same_verdict"] = f"{same}/{len(workload)}"
+    return result
+
+
 # -- length-bucketed vs unbucketed batching on a mixed-length workload -------------------------------------------
 def mixed_lengths(count: int, seed: int = 0) -> list[tuple[str, Audio]]:
     """Scribe requests of 1–25 s: seven in ten short commands (a sample, ~2–3 s), three in ten long dictations
@@ -657,8 +730,8 @@ def bench_plan(rates: tuple[float, ...] = (0.5, 1.0, 2.0), requests: int = 60) -
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "batching": bench_batching, "lifecycle": bench_lifecycle, "baseline": bench_baseline, "dtype": bench_dtype,
     "split": bench_split, "nli": bench_nli, "transport": bench_transport, "golems": bench_golems,
-    "plan": bench_plan, "windows": bench_windows, "mixed": bench_mixed, "pipeline": bench_pipeline,
-    "threads": bench_threads}
+    "plan": bench_plan, "windows": bench_windows, "long": bench_long, "mixed": bench_mixed,
+    "pipeline": bench_pipeline, "threads": bench_threads}
 
 
 def run(sections: list[str], out: Path, baseline: Path | None = None) -> dict[str, Any]:
