@@ -81,13 +81,14 @@ def test_the_mixed_length_workload_spans_1_to_25_seconds() -> None:
     assert all(1 <= d <= 5 for d in short) and all(10 <= d <= 25 for d in long)
 
 
-def test_the_long_audio_section_says_when_the_gate_lets_speech_or_noise_through_wrongly(tmp_path: Path) -> None:
+def test_the_long_audio_section_counts_speech_refused_and_noise_let_through(tmp_path: Path) -> None:
     def scribe(verdicts: dict[str, int]) -> dict[str, Any]:
         window = {"cases": sum(verdicts.values()), "verdicts": verdicts, "reasons": {}, "mean_wer": 0.2,
                   "scribe_p50_s": 0.3}
         return {"30 s": window, "all": {"cases": window["cases"], "verdicts": verdicts}}
     fine = {"heard, passed": 3, "misheard, refused": 1, "non-speech refused": 2}
-    for buckets, says in ((fine, "on any window: none"), ({**fine, "non-speech passed": 1}, "some (see the table)")):
+    for buckets, says in ((fine, "non-speech let through: 0 before, 0 with buckets"),
+                          ({**fine, "non-speech passed": 1}, "non-speech let through: 0 before, 1 with buckets")):
         bench = {"machine": {"cpu_count": 2, "torch": "x", "python": "3.11", "cuda": False},
                  "long": {"cases": 6, "dictations": 4, "window_30s": scribe(fine), "buckets": scribe(buckets),
                           "same_verdict": "5/6"}}

@@ -443,16 +443,9 @@ def bench_threads(repeats: int = 3, sizes: tuple[int, ...] = (1, 8)) -> dict[str
 
 
 # -- Scribe window buckets vs the 30 s window -------------------------------------------------------------------------
-def bench_windows(voices: tuple[tuple[str, str, int], ...] | None = None,
-                  snrs_db: tuple[int, ...] | None = None) -> dict[str, Any]:
-    """Each case of the spoken evaluation set through both Scribe configurations, alternating, with the same
-    Interpreter and gate: the Scribe's seconds, the WER and the gate's verdict side by side. "window_30s" is the
-    Scribe as it was before window buckets (30 s window, zero-padded features, no prompt); "buckets" is the default
-    now (window buckets, VAD trim, the intents' prompt)."""
-    import tempfile
-    from collections import Counter
-
-    from golemline.bench.speech_set import OTHER_VOICES, SNRS_DB, TUNING_VOICE, cases, judge
+def _scribes_before_and_now() -> tuple[dict[str, Settings], dict[str, Any], Any]:
+    """The Scribe as it was before window buckets ("window_30s": Whisper's 30 s window, zero-padded features, no
+    prompt) and as it is ("buckets": the defaults), both loaded, with one loaded Interpreter for both."""
     from golemline.predictors.interpreter import Interpreter
     from golemline.predictors.scribe import Scribe
 
@@ -467,6 +460,22 @@ def bench_windows(voices: tuple[tuple[str, str, int], ...] | None = None,
     before = scribes["window_30s"]._backend
     if before is not None and hasattr(before, "pad_as_silence"):
         before.pad_as_silence = False  # exactly the previous code path: 30 s window, zero-padded features
+    return configs, scribes, interpreter
+
+
+def bench_windows(voices: tuple[tuple[str, str, int], ...] | None = None,
+                  snrs_db: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """Each case of the spoken evaluation set through both Scribe configurations, alternating, with the same
+    Interpreter and gate: the Scribe's seconds, the WER and the gate's verdict side by side. "window_30s" is the
+    Scribe as it was before window buckets (30 s window, zero-padded features, no prompt); "buckets" is the default
+    now (window buckets, VAD trim, the intents' prompt)."""
+    import tempfile
+    from collections import Counter
+
+    from golemline.bench.speech_set import OTHER_VOICES, SNRS_DB, TUNING_VOICE, cases, judge
+    from golemline.predictors.scribe import Scribe
+
+    configs, scribes, interpreter = _scribes_before_and_now()
     seconds: dict[str, list[tuple[float, float]]] = {name: [] for name in configs}  # (audio seconds, scribe s)
     judged: dict[str, list[Any]] = {name: [] for name in configs}
     with tempfile.TemporaryDirectory() as tmp:
@@ -527,17 +536,9 @@ def bench_long() -> dict[str, Any]:
     from collections import Counter
 
     from golemline.bench.speech_set import judge, long_cases
-    from golemline.predictors.interpreter import Interpreter
     from golemline.predictors.scribe import Scribe
 
-    base = Settings()
-    configs = {"window_30s": base.with_overrides(scribe_windows_s=(30.0,), scribe_vad_trim=False, scribe_prompt=""),
-               "buckets": base}
-    scribes = {name: Scribe(settings) for name, settings in configs.items()}
-    interpreter = Interpreter(base)
-    interpreter.load()
-    for scribe in scribes.values():
-        scribe.load()
+    configs, scribes, interpreter = _scribes_before_and_now()
     with tempfile.TemporaryDirectory() as tmp:
         workload = long_cases(Path(tmp))
     rows: dict[str, list[tuple[Any, float]]] = {name: [] for name in configs}
