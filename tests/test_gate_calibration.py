@@ -124,23 +124,26 @@ def test_the_ceiling_is_the_best_grid_point_under_the_wrong_answer_level() -> No
 
 
 def test_the_report_splits_clean_commands_by_whether_the_scribe_heard_them() -> None:
-    """Clean in-domain commands counted by WER 0 or not and by the gate's verdict; other groups and noisy copies
-    are left out, and the ungated column counts the intent before any gate."""
+    """In-domain commands, clean and at 10 dB, counted by WER 0 or not and by the gate's verdict; other groups are
+    left out, and the ungated column counts the intent before any gate."""
     def row(i: int, wer: float, intent: str, score: float, **extra: Any) -> dict[str, Any]:
         return {**synthetic_rows(1, seed=i)[0], "id": f"r{i}", "wer": wer, "intent": intent, "score": score, **extra}
     rows = [row(0, 0.0, "weather", 0.8), row(1, 0.0, "weather", 0.3),  # heard: right; refused (right ungated)
             row(2, 0.5, "music", 0.8), row(3, 0.5, "music", 0.3),  # misheard: wrong; refused
             row(4, 0.2, "weather", 0.8),  # misheard, still right
-            row(5, 0.0, "music", 0.8, condition="white noise", snr_db=10),  # noisy: not a clean command
+            row(5, 0.0, "music", 0.8, condition="white noise", snr_db=10),  # at 10 dB, heard, wrong
             row(6, 0.0, "music", 0.8, group="off-domain", label="none")]
     thresholds = {**calibrate.strictest(), "max_no_speech_prob": 1.0, "min_avg_logprob": -100.0,
                   "min_token_logprob": -100.0, "min_intent_score": 0.5, "min_intent_margin": 0.0,
                   "min_open_set_margin": -1.0}
     outcome = report.Outcome.of(calibrate.Signals.of(rows, GatingPolicy()), thresholds)
     table = report.heard_or_not(outcome)
-    assert table[2] == "| heard word for word (WER 0) | 2 | 1 | 1 | 0 | 2 |"
-    assert table[3] == "| misheard (WER > 0) | 3 | 1 | 1 | 1 | 1 |"
-    assert table[4] == "| all | 5 | 2 | 2 | 1 | 3 |"
+    assert table[2] == "| clean, heard word for word (WER 0) | 2 | 1 | 1 | 0 | 2 |"
+    assert table[3] == "| clean, misheard (WER > 0) | 3 | 1 | 1 | 1 | 1 |"
+    assert table[4] == "| clean, all | 5 | 2 | 2 | 1 | 3 |"
+    assert table[5:] == ["| at 10 dB, heard word for word (WER 0) | 1 | 0 | 0 | 1 | 0 |",
+                         "| at 10 dB, misheard (WER > 0) | 0 | 0 | 0 | 0 | 0 |",
+                         "| at 10 dB, all | 1 | 0 | 0 | 1 | 0 |"]
 
 
 def test_the_gating_config_feeds_golem_run_and_is_valid_chart_values(tmp_path: Path) -> None:

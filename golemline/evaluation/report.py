@@ -105,21 +105,26 @@ def _by(outcome: Outcome, key: Callable[[dict[str, Any]], str]) -> list[tuple[st
 
 
 def heard_or_not(outcome: Outcome) -> list[str]:
-    """Clean in-domain commands split by whether the Scribe heard them word for word (WER 0) or not.
+    """In-domain commands, clean and at 10 dB, split by whether the Scribe heard them word for word (WER 0) or not.
 
-    Why: a refusal is the gate's verdict, not its cause. This table says which golem limits the clean figures: if
-    the commands heard exactly are answered right and the refusals are mishearings, a better Interpreter or gate
-    cannot lower the refusals much, only a better Scribe can; the ungated column is what no gate can exceed."""
-    clean = outcome.mask(lambda r: r["group"] == "in-domain" and r["condition"] == "clean")
+    Why: a refusal is the gate's verdict, not its cause. This table says which golem limits the figures: if the
+    commands heard exactly are answered right and the refusals and wrong answers are mishearings, a better
+    Interpreter or gate cannot do much about them, only a better Scribe can; the ungated column is what no gate can
+    exceed."""
     exact = outcome.mask(lambda r: r.get("wer") == 0)
     ungated = outcome.mask(lambda r: r["intent"] == r["label"])
-    lines = ["| clean in-domain commands | commands | answered right | refused | wrong | right with no gate |",
+    lines = ["| in-domain commands | commands | answered right | refused | wrong | right with no gate |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for name, m in (("heard word for word (WER 0)", clean & exact), ("misheard (WER > 0)", clean & ~exact),
-                    ("all", clean)):
-        n = int(m.sum())
-        lines.append(f"| {name} | {n} | {int((m & outcome.right).sum())} | {int((m & ~outcome.accepted).sum())} | "
-                     f"{int((m & outcome.accepted & ~outcome.right).sum())} | {int((m & ungated).sum())} |")
+    conditions: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
+        ("clean", lambda r: r["condition"] == "clean"), ("at 10 dB", lambda r: r.get("snr_db") == 10))
+    for condition, keep in conditions:
+        part = outcome.mask(lambda r, keep=keep: r["group"] == "in-domain" and keep(r))  # type: ignore[misc]
+        for name, m in (("heard word for word (WER 0)", part & exact), ("misheard (WER > 0)", part & ~exact),
+                        ("all", part)):
+            n = int(m.sum())
+            lines.append(f"| {condition}, {name} | {n} | {int((m & outcome.right).sum())} | "
+                         f"{int((m & ~outcome.accepted).sum())} | {int((m & outcome.accepted & ~outcome.right).sum())}"
+                         f" | {int((m & ungated).sum())} |")
     return lines
 
 
@@ -260,8 +265,8 @@ def markdown(calibration: Calibration, policy: GatingPolicy, heldout: Signals, c
               *[f"| {v} | {a.cell()} | {n.cell()} | {w.cell()} |" for v, a, n, w in
                 _by(outcome, lambda r: f"{r['group']}: {r['category']}")],
               "", "## Held-out, heard or misheard", "",
-              "Which golem limits the clean figures: the Scribe when the refusals are commands it misheard, the",
-              "Interpreter and the gate when they are commands it heard word for word.", "",
+              "Which golem limits the in-domain figures: the Scribe where the refusals and wrong answers are",
+              "commands it misheard, the Interpreter and the gate where they are commands it heard word for word.", "",
               *heard_or_not(outcome),
               "", "## What still gets through (held-out, accepted with the wrong intent)", "",
               "| case | transcript | answered | score / margin / none | label |", "| --- | --- | --- | --- | --- |"]
