@@ -125,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--out", type=Path, default=Path("gating.yaml"),
                            help="the gating config to write (chart values; `golem run --gating-config`)")
     calibrate.add_argument("--report", type=Path, help="write the held-out report (Markdown, with a PNG beside it)")
+    compare = gate_actions.add_parser("compare", help="two recorded configurations side by side on held-out, each "
+                                      "under its own calibration")
+    compare.add_argument("before", type=Path, help="recorded signals (`golem gate calibrate --signals-out`)")
+    compare.add_argument("after", type=Path, help="recorded signals of the other configuration, same corpus")
+    compare.add_argument("--max-wrong", type=float, default=0.02, help="the calibration's level for both sides "
+                         "(default 0.02, as `golem gate calibrate`)")
+    compare.add_argument("--delta", type=float, default=0.1, help="as `golem gate calibrate` (default 0.1)")
+    compare.add_argument("--names", nargs=2, default=["before", "after"], metavar=("BEFORE", "AFTER"),
+                         help="the two columns' names (default: before after)")
+    compare.add_argument("--report", type=Path, help="also write the table here (Markdown)")
 
     profile = commands.add_parser("profile", parents=[settings_options("models", "runtime")],
                                   help="torch.profiler around a golem's requests")

@@ -1,0 +1,82 @@
+"""`golem gate compare`: two recordings side by side, each under its own calibration, on rows whose differences are
+known; a clear error for recordings of different corpora; the committed comparison regenerates exactly."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from golemline.errors import ConfigError
+from golemline.evaluation import compare
+from golemline.settings import GatingPolicy
+from tests.test_gate_calibration import synthetic_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def recording(seed: int) -> list[dict[str, Any]]:
+    return synthetic_rows(3000, seed=seed) + synthetic_rows(1000, seed=seed + 1, split="heldout")
+
+
+def test_a_configuration_that_answers_more_right_is_better_and_its_wrong_answers_are_paired() -> None:
+    before = recording(1)
+    side_before = compare.Side.of("a", before, GatingPolicy(), 0.05, 0.1)
+    heldout_at = [i for i, r in enumerate(before) if r["split"] == "heldout"]
+    outcome = side_before.outcome
+    wrong = [heldout_at[k] for k in range(len(heldout_at)) if outcome.accepted[k] and not outcome.right[k]]
+    assert len(wrong) >= 3
+    after = [dict(r) for r in before]
+    for i in wrong[:3]:  # the same cases, three accepted wrong answers made right: nothing else moves
+        after[i]["intent"] = after[i]["label"]
+    side_after = compare.Side.of("b", after, GatingPolicy(), 0.05, 0.1)
+    assert side_before.calibration.thresholds == side_after.calibration.thresholds  # same calibration rows
+    text = "\n".join(compare.markdown(side_before, side_after))
+    row = next(line for line in text.splitlines() if line.startswith("| wrong among accepted |"))
+    assert row.endswith("| better |") and f"({len(wrong)}/" in row and f"({len(wrong) - 3}/" in row
+    assert "| clean in-domain accuracy |" in text and "| non-speech rejected | — | — | — |" in text
+    frontier_before, frontier_after = side_before.frontier(), side_after.frontier()
+    assert compare.frontier_change(frontier_before, frontier_after) == "better"
+    assert compare.wrong_only(side_before.outcome, side_after.outcome, lambda r: True) == (3, 0, len(wrong) - 3)
+
+
+def test_changes_read_in_the_direction_of_each_measure() -> None:
+    from golemline.evaluation.report import Rate
+
+    assert compare.change("clean in-domain rejected", Rate("", 30, 150), Rate("", 16, 150)) == "better"
+    assert compare.change("clean in-domain accuracy", Rate("", 130, 150), Rate("", 120, 150)) == "worse"
+    assert compare.change("wrong among accepted", Rate("", 1, 10), Rate("", 2, 20)) == "same"
+    assert compare.frontier_change([1, 2], [2, 1]) == "mixed" and compare.frontier_change([3, 3], [2, 3]) == "worse"
+
+
+def test_recordings_of_different_corpora_are_one_clear_error(tmp_path: Path) -> None:
+    rows = recording(1)
+    with pytest.raises(ConfigError, match="not of the same corpus"):
+        compare.same_cases(rows, rows[:-1])
+    from golemline.evaluation.command import write_signals
+
+    write_signals(tmp_path / "a.jsonl", rows)
+    write_signals(tmp_path / "b.jsonl", rows[1:])
+    proc = subprocess.run([sys.executable, "-m", "golemline.cli", "gate", "compare", str(tmp_path / "a.jsonl"),
+                           str(tmp_path / "b.jsonl")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "not of the same corpus" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(not (ROOT / "docs" / "gating-compare.md").exists(),
+                    reason="docs/gating-compare.md is not committed")
+def test_the_committed_comparison_regenerates_from_the_committed_recordings(tmp_path: Path) -> None:
+    """docs/gating-compare.md (the Scribe before window buckets against today's) is what its own command prints."""
+    committed = (ROOT / "docs" / "gating-compare.md").read_text()
+    command = committed.split("`golem gate compare ", 1)[1].split("`", 1)[0]
+    args = shlex.split(command)
+    report_at = args.index("--report")
+    args[report_at + 1] = str(tmp_path / "again.md")
+    proc = subprocess.run([sys.executable, "-m", "golemline.cli", "gate", "compare", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == committed.split("\n\n", 1)[1]
