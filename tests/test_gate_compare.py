@@ -44,6 +44,23 @@ def test_a_configuration_that_answers_more_right_is_better_and_its_wrong_answers
     assert compare.wrong_only(side_before.outcome, side_after.outcome, lambda r: True) == (3, 0, len(wrong) - 3)
 
 
+def test_the_wer_rows_average_the_held_out_speech_by_condition() -> None:
+    rows = recording(1)
+    heldout = [i for i, r in enumerate(rows) if r["split"] == "heldout"]
+    for k, i in enumerate(heldout):  # clean: WER 0.1 and 2.0 (capped to 1) alternately; noisy: 0.3; one silent case
+        noisy = k % 3 == 2
+        rows[i] = {**rows[i], "text": "say this", "condition": "white noise" if noisy else "clean",
+                   "wer": 0.3 if noisy else (0.1 if k % 2 else 2.0)}
+    rows[heldout[0]] = {**rows[heldout[0]], "text": "", "wer": None}
+    side = compare.Side.of("a", rows, GatingPolicy(), 0.05, 0.1)
+    clean = [min(1.0, rows[i]["wer"]) for i in heldout[1:] if rows[i]["condition"] == "clean"]
+    assert side.mean_wer(True) == (pytest.approx(sum(clean) / len(clean)), len(clean))
+    assert side.mean_wer(False) == (pytest.approx(0.3), sum(rows[i]["condition"] != "clean" for i in heldout))
+    text = "\n".join(compare.markdown(side, side))
+    assert "| mean WER of held-out speech, noisy and damaged (each capped at 1) | 0.3000 (" in text
+    assert text.count("| +0.0000 |") == 2
+
+
 def test_changes_read_in_the_direction_of_each_measure() -> None:
     from golemline.evaluation.report import Rate
 

@@ -44,6 +44,12 @@ class Side:
         heldout = calibrate.Signals.of([r for r in rows if r["split"] == "heldout"], base)
         return cls(name, result, heldout, Outcome.of(heldout, result.thresholds))
 
+    def mean_wer(self, clean: bool) -> tuple[float, int]:
+        """Mean WER (each capped at 1) over the held-out cases with a spoken text, clean or not, and their count."""
+        wers = [min(1.0, float(r["wer"])) for r in self.heldout.rows
+                if r.get("wer") is not None and r.get("text") and (r["condition"] == "clean") == clean]
+        return (float(np.mean(wers)) if wers else math.nan), len(wers)
+
     def frontier(self) -> list[int]:
         """Held-out right answers at the best point of the grid for each wrong-answer level."""
         everything = np.ones(len(self.heldout.rows), dtype=bool)
@@ -89,6 +95,10 @@ def markdown(before: Side, after: Side) -> list[str]:
              "| --- | --- | --- | --- |"]
     for b, a in zip(before.outcome.headline(), after.outcome.headline(), strict=True):
         lines.append(f"| {b.name} | {b.cell()} | {a.cell()} | {change(b.name, b, a)} |")
+    for clean in (True, False):
+        (wb, nb), (wa, na) = before.mean_wer(clean), after.mean_wer(clean)
+        lines.append(f"| mean WER of held-out speech, {'clean' if clean else 'noisy and damaged'} (each capped at 1) | "
+                     f"{wb:.4f} ({nb}) | {wa:.4f} ({na}) | {wa - wb:+.4f} |")
     fb, fa = before.frontier(), after.frontier()
     levels = " / ".join(f"{level:g}" for level in FRONTIER_LEVELS)
     lines += [f"| right answers at the grid's best point, wrong ≤ {levels} | {' / '.join(map(str, fb))} | "
