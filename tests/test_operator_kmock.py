@@ -38,6 +38,16 @@ def isvc_names(emulator: kmock.KubernetesEmulator) -> set[str]:
             and not obj.deleted}
 
 
+def register_resources(emulator: kmock.KubernetesEmulator) -> None:
+    """GolemPipelines and InferenceServices as namespaced resources with a status subresource."""
+    emulator.resources.load_bundled()
+    for resource, kind in ((PIPELINES, "GolemPipeline"), (ISVCS, "InferenceService")):
+        emulator.resources[resource].kind = kind
+        emulator.resources[resource].namespaced = True
+        emulator.resources[resource].verbs = {"get", "list", "watch", "create", "patch", "update", "delete"}
+        emulator.resources[resource].subresources = {"status"}
+
+
 async def until(condition: Any, timeout: float = 15) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -46,12 +56,7 @@ async def until(condition: Any, timeout: float = 15) -> None:
 
 
 async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
-    kmock.resources.load_bundled()
-    for resource, kind in ((PIPELINES, "GolemPipeline"), (ISVCS, "InferenceService")):
-        kmock.resources[resource].kind = kind
-        kmock.resources[resource].namespaced = True
-        kmock.resources[resource].verbs = {"get", "list", "watch", "create", "patch", "update", "delete"}
-        kmock.resources[resource].subresources = {"status"}
+    register_resources(kmock)
     kmock.objects[PIPELINES, "ml", "demo"] = {
         "apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
         "metadata": {"name": "demo", "namespace": "ml", "uid": "uid-demo", "generation": 1, "resourceVersion": "1"},
@@ -119,3 +124,51 @@ async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
     finally:
         await asyncio.to_thread(runner.__exit__, None, None, None)  # joining must not block kmock's loop
     assert "InferenceService demo-scribe: created" in runner.output
+
+
+def monolith_pipeline(emulator: kmock.KubernetesEmulator) -> None:
+    register_resources(emulator)
+    emulator.objects[PIPELINES, "ml", "demo"] = {
+        "apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
+        "metadata": {"name": "demo", "namespace": "ml", "uid": "uid-demo", "generation": 1, "resourceVersion": "7"},
+        "spec": {"mode": "monolith"}}
+
+
+def status_writes(emulator: kmock.KubernetesEmulator) -> list[Any]:
+    return [r for r in emulator if str(r.method).upper().endswith("PATCH") and r.url.path.endswith("/demo/status")]
+
+
+CONFLICT = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409}
+
+
+async def test_a_status_write_refused_as_stale_is_computed_again_and_rewritten(kmock: kmock.KubernetesEmulator) -> None:
+    """The status is written on condition that the pipeline is still at the version it was computed from; on 409
+    Conflict it is read, computed and written again, so a stale status never replaces a fresher one."""
+    from golemline_operator import client, handlers
+
+    monolith_pipeline(kmock)
+    kmock["patch /apis/golemline.io/v1alpha1/namespaces/ml/golempipelines/demo/status"][:1] << 409 << CONFLICT
+    await asyncio.to_thread(handlers.refresh_status, client.api(), "ml", "demo")
+    writes = status_writes(kmock)
+    assert len(writes) == 2 and all(w.data["metadata"] == {"resourceVersion": "7"} for w in writes)
+    assert kmock.objects[PIPELINES, "ml", "demo"]["status"]["conditions"][0]["type"] == "Ready"
+
+
+async def test_a_status_that_keeps_conflicting_is_a_temporary_error(kmock: kmock.KubernetesEmulator) -> None:
+    from golemline_operator import client, handlers
+
+    monolith_pipeline(kmock)
+    kmock["patch /apis/golemline.io/v1alpha1/namespaces/ml/golempipelines/demo/status"] << 409 << CONFLICT
+    with pytest.raises(kopf.TemporaryError, match="kept changing"):
+        await asyncio.to_thread(handlers.refresh_status, client.api(), "ml", "demo")
+    assert len(status_writes(kmock)) == handlers.STATUS_ATTEMPTS
+
+
+async def test_a_pipeline_deleted_before_its_status_is_written_is_left_alone(kmock: kmock.KubernetesEmulator) -> None:
+    from golemline_operator import client, handlers
+
+    monolith_pipeline(kmock)
+    kmock["patch /apis/golemline.io/v1alpha1/namespaces/ml/golempipelines/demo/status"] << 404 << {
+        "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
+    await asyncio.to_thread(handlers.refresh_status, client.api(), "ml", "demo")  # no error, one attempt
+    assert len(status_writes(kmock)) == 1

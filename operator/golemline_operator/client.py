@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pykube
@@ -62,8 +63,18 @@ def get_pipeline(client: pykube.HTTPClient, namespace: str, name: str) -> dict[s
     return dict(found.obj) if found is not None else None
 
 
-def patch_pipeline_status(client: pykube.HTTPClient, namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Merge-patch the pipeline's status subresource."""
-    found = GolemPipeline.objects(client, namespace=namespace).get_or_none(name=name)
-    if found is not None:
-        found.patch({"status": status}, subresource="status")
+def patch_pipeline_status(client: pykube.HTTPClient, namespace: str, name: str, status: dict[str, Any],
+                          resource_version: str | None) -> bool:
+    """Merge-patch the pipeline's status subresource, on condition that the pipeline is still at `resource_version`
+    (the API server answers 409 Conflict otherwise: someone wrote since it was read). False on that conflict."""
+    body: dict[str, Any] = {"status": status}
+    if resource_version:
+        body["metadata"] = {"resourceVersion": resource_version}
+    pipeline = GolemPipeline(client, {"metadata": {"name": name, "namespace": namespace}})
+    response = client.patch(**pipeline.api_kwargs(subresource="status", data=json.dumps(body),
+                                                  headers={"Content-Type": "application/merge-patch+json"}))
+    if response.status_code == 409:
+        return False
+    if response.status_code != 404:  # 404: deleted since it was read, nothing left to report on
+        client.raise_for_status(response)
+    return True

@@ -41,7 +41,7 @@ def _status(api: Any, body: dict[str, Any]) -> dict[str, Any]:
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-def reconcile(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
+def reconcile(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
     """Make the InferenceServices match the spec (create/patch), remove stale ones, report status."""
     desired = build_inference_services(dict(body))
     api = client.api()
@@ -54,16 +54,34 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any)
         if existing["metadata"]["name"] not in wanted:  # e.g. switched from microservices to monolith
             client.delete(api, existing["metadata"]["namespace"], existing["metadata"]["name"])
             logger.info(f"InferenceService {existing['metadata']['name']}: deleted (no longer in the spec)")
-    patch.status.update(_status(api, dict(body)))
+    refresh_status(api, body.metadata.namespace or "", body.metadata.name or "")
 
 
 @kopf.on.event("serving.kserve.io", "v1beta1", "inferenceservices", labels={PIPELINE_LABEL: kopf.PRESENT})
 def child_changed(body: kopf.Body, **_: Any) -> None:
-    """A child InferenceService changed: recompute its pipeline's status (written only when it differs)."""
-    namespace = body.metadata.namespace or ""
-    pipeline = client.get_pipeline(client.api(), namespace, body.metadata.labels[PIPELINE_LABEL])
-    if pipeline is None or pipeline["metadata"].get("deletionTimestamp"):
-        return
-    status = _status(client.api(), pipeline)
-    if status != pipeline.get("status"):
-        client.patch_pipeline_status(client.api(), namespace, pipeline["metadata"]["name"], status)
+    """A child InferenceService changed: recompute its pipeline's status."""
+    refresh_status(client.api(), body.metadata.namespace or "", body.metadata.labels[PIPELINE_LABEL])
+
+
+STATUS_ATTEMPTS = 5
+
+
+def refresh_status(api: Any, namespace: str, name: str) -> None:
+    """The one writer of a pipeline's status: read the pipeline and its children now, write the status only if it
+    differs, and only if the pipeline is still at the version that was read (else read and compute again).
+
+    Why: both handlers write status, and they run concurrently. A status computed from an older read and written
+    after a fresher one would stick (no later child event comes to correct it): a pipeline whose services are all
+    Ready would read "not ready". Writing status through kopf's handler patch did exactly that, since kopf applies
+    it after the handler returns."""
+    for _ in range(STATUS_ATTEMPTS):
+        pipeline = client.get_pipeline(api, namespace, name)
+        if pipeline is None or pipeline["metadata"].get("deletionTimestamp"):
+            return
+        status = _status(api, pipeline)
+        if status == pipeline.get("status"):
+            return
+        if client.patch_pipeline_status(api, namespace, name, status, pipeline["metadata"].get("resourceVersion")):
+            return
+    raise kopf.TemporaryError(f"the status of GolemPipeline {namespace}/{name} kept changing while it was written; "
+                              "retrying", delay=5)
