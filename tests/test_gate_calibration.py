@@ -116,9 +116,10 @@ def test_the_ceiling_is_the_best_grid_point_under_the_wrong_answer_level() -> No
             row(4, 0.9, False, "white noise")]
     signals = calibrate.Signals.of(rows, GatingPolicy())
     clean = np.array([r["condition"] == "clean" for r in rows])
-    assert calibrate.ceiling(signals, clean, 0.0) == (0, 0)  # the noisy wrong answer passes wherever any right does
-    assert calibrate.ceiling(signals, clean, 1 / 3) == (2, 2)  # score >= 0.6: two right, one wrong of three
-    assert calibrate.ceiling(signals, clean, 0.5) == (3, 4)  # score >= 0.4: three right and two wrong of five
+    assert calibrate.ceiling(signals, clean, [0.0, 1 / 3, 0.5]) == [
+        (0, 0),  # the noisy wrong answer passes wherever any right does
+        (2, 2),  # score >= 0.6: two right, one wrong of three
+        (3, 4)]  # score >= 0.4: three right and two wrong of five
     table = report.ceiling_table(signals, [1 / 3, 0.5])
     assert table[2] == "| 0.333333 | 0.500 (2/4) | 0.500 (2/4) |" and table[3] == "| 0.5 | 0.750 (3/4) | 0.000 (0/4) |"
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -160,19 +161,22 @@ def grid_counts(signals: Signals) -> tuple[np.ndarray, np.ndarray]:
     return counts[0], counts[1]
 
 
-def ceiling(signals: Signals, of: np.ndarray, max_wrong: float) -> tuple[int, int]:
-    """The most cases of the subset `of` that any point of the grid answers right, and the most it accepts, among
-    the points whose share of wrong answers over all cases is at most `max_wrong`.
+def ceiling(signals: Signals, of: np.ndarray, levels: Sequence[float]) -> list[tuple[int, int]]:
+    """Per level of wrong answers: the most cases of the subset `of` that any point of the grid answers right, and
+    the most it accepts, among the points whose share of wrong answers over all cases is at most that level
+    ((0, 0) where no point is).
 
     In-sample, hence optimistic: thresholds chosen on the very cases they are scored on. Why it is worth knowing:
     if even this misses a target, no recalibration of the same golems can meet it; only better golems can. The two
     maxima may come from different points."""
     accepted, right = grid_counts(signals)
-    feasible = (accepted > 0) & (accepted - right <= max_wrong * accepted)
-    if not feasible.any():
-        return 0, 0
     part_accepted, part_right = grid_counts(signals.subset(of))
-    return int(part_right[feasible].max()), int(part_accepted[feasible].max())
+    out = []
+    for max_wrong in levels:
+        feasible = (accepted > 0) & (accepted - right <= max_wrong * accepted)
+        out.append((int(part_right[feasible].max()), int(part_accepted[feasible].max())) if feasible.any()
+                   else (0, 0))
+    return out
 
 
 RISK_STEPS = tuple(round(0.0025 * i, 4) for i in range(81))  # 0 to 0.2

@@ -128,15 +128,14 @@ def heard_or_not(outcome: Outcome) -> list[str]:
     return lines
 
 
-def ceiling_table(calibration_signals: Signals, levels: Iterable[float]) -> list[str]:
+def ceiling_table(calibration_signals: Signals, levels: list[float]) -> list[str]:
     """The best clean in-domain figures any thresholds reach on the calibration split (see `calibrate.ceiling`)."""
     clean = np.array([r["group"] == "in-domain" and r["condition"] == "clean" for r in calibration_signals.rows],
                      dtype=bool)
     n = int(clean.sum())
     lines = ["| wrong among accepted at most | clean in-domain accuracy, at best | clean in-domain rejected, at "
              "least |", "| --- | --- | --- |"]
-    for level in levels:
-        right, accepted = calibrate.ceiling(calibration_signals, clean, level)
+    for level, (right, accepted) in zip(levels, calibrate.ceiling(calibration_signals, clean, levels), strict=True):
         lines.append(f"| {level:g} | {right / n:.3f} ({right}/{n}) | {(n - accepted) / n:.3f} ({n - accepted}/{n}) |"
                      if n else f"| {level:g} | — | — |")
     return lines
