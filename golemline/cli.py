@@ -125,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--out", type=Path, default=Path("gating.yaml"),
                            help="the gating config to write (chart values; `golem run --gating-config`)")
     calibrate.add_argument("--report", type=Path, help="write the held-out report (Markdown, with a PNG beside it)")
+    fresh = gate_actions.add_parser("fresh", parents=[corpus_options, settings_options("models", "runtime")],
+                                    help="record the held-out utterances under fresh noise of every kind at one SNR "
+                                    "(for `golem gate compare --fresh`)")
+    fresh.add_argument("--snr-db", type=int, default=10, help="the signal-to-noise ratio (default 10 dB)")
+    fresh.add_argument("--signals-out", type=Path, required=True, help="where to write the recorded signals "
+                       "(.gz: gzipped)")
     compare = gate_actions.add_parser("compare", help="two recorded configurations side by side on held-out, each "
                                       "under its own calibration")
     compare.add_argument("before", type=Path, help="recorded signals (`golem gate calibrate --signals-out`)")
@@ -134,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--delta", type=float, default=0.1, help="as `golem gate calibrate` (default 0.1)")
     compare.add_argument("--names", nargs=2, default=["before", "after"], metavar=("BEFORE", "AFTER"),
                          help="the two columns' names (default: before after)")
+    compare.add_argument("--fresh", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
+                         help="also compare the two configurations' `golem gate fresh` recordings (held-out speech "
+                         "under fresh noise), each under its own thresholds")
     compare.add_argument("--report", type=Path, help="also write the table here (Markdown)")
 
     profile = commands.add_parser("profile", parents=[settings_options("models", "runtime")],
@@ -343,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "gate":
             from golemline.evaluation.command import command_gate
 
-            return command_gate(args, settings_from_args(args) if args.action == "calibrate" else None)
+            return command_gate(args, settings_from_args(args) if args.action in ("calibrate", "fresh") else None)
         if args.command == "profile":
             from golemline.bench.profile import print_report, profile
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from golemline.errors import ConfigError
@@ -97,3 +98,60 @@ def test_the_committed_comparison_regenerates_from_the_committed_recordings(tmp_
                           text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == committed.split("\n\n", 1)[1]
+
+
+def fresh_rows(seed: int, wrong_share: float, utterances: int = 300) -> list[dict[str, Any]]:
+    """Held-out rows shaped like `golem gate fresh`'s: each utterance under four noises, the accepted answer wrong
+    on a known share of utterances (all four copies alike: the copies of one utterance are not independent)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(utterances):
+        wrong = bool(rng.random() < wrong_share)
+        for noise in ("white", "pink", "babble", "music"):
+            rows.append({"id": f"heldout/v/{u}/{noise}10/fresh", "split": "heldout", "source": f"s{u}",
+                         "group": "in-domain", "category": "weather", "label": "weather", "speaker": "v",
+                         "text": f"sentence {u}", "intent": "music" if wrong else "weather",
+                         "condition": f"{noise} 10 dB", "snr_db": 10, "rms_dbfs": -20.0, "words": 4,
+                         "compression_ratio": 1.0, "no_speech_prob": 0.05, "avg_logprob": -0.2,
+                         "min_token_logprob": -0.5, "score": 0.95, "margin": 0.5, "none_score": 0.2})
+    return rows
+
+
+def test_the_difference_interval_is_paired_and_resamples_utterances() -> None:
+    same = compare.Side.of("a", recording(1), GatingPolicy(), 0.05, 0.1, fresh_rows(1, 0.1))
+    assert same.fresh is not None and same.fresh.accepted.all()
+    assert compare.wrong_difference_interval(same.fresh, same.fresh) == (0.0, 0.0)  # the same answers: no spread
+    worse = compare.Side.of("b", recording(1), GatingPolicy(), 0.05, 0.1, fresh_rows(2, 0.3))
+    assert worse.fresh is not None
+    truth = worse.fresh.wrong("").value - same.fresh.wrong("").value
+    low, high = compare.wrong_difference_interval(same.fresh, worse.fresh)
+    assert 0 < low < truth < high
+    # resampling cases as if independent would be four times too confident: the interval must be about as wide as
+    # one over utterances (300), not over cases (1200)
+    spread = np.sqrt(0.1 * 0.9 / 300 + 0.3 * 0.7 / 300)
+    assert 0.7 * 2 * 1.96 * spread < high - low < 1.3 * 2 * 1.96 * spread
+
+
+def test_the_fresh_noise_table_compares_each_side_under_its_own_thresholds(tmp_path: Path) -> None:
+    from golemline.evaluation.command import write_signals
+
+    rows = recording(1)
+    for name, fresh in (("a", fresh_rows(1, 0.1)), ("b", fresh_rows(2, 0.3))):
+        write_signals(tmp_path / f"{name}.jsonl", rows)
+        write_signals(tmp_path / f"fresh-{name}.jsonl", fresh)
+    proc = subprocess.run([sys.executable, "-m", "golemline.cli", "gate", "compare", str(tmp_path / "a.jsonl"),
+                           str(tmp_path / "b.jsonl"), "--max-wrong", "0.05", "--fresh", str(tmp_path / "fresh-a.jsonl"),
+                           str(tmp_path / "fresh-b.jsonl")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Fresh noise: 1200 cases, the 300 held-out utterances through each of babble, music, pink, white at 10 dB" \
+        in proc.stdout
+    rows_of = {line.split(" | ")[0]: line for line in proc.stdout.splitlines() if line.startswith("| ")}
+    assert rows_of["| wrong among accepted"].endswith("| worse |")
+    assert rows_of["| in-domain answered right"].endswith("| worse |")
+    assert rows_of["|   wrong among accepted, babble"].endswith("| worse |")
+    assert "Wrong answers only before / only after / both: " in proc.stdout
+    write_signals(tmp_path / "fresh-b.jsonl", fresh_rows(2, 0.3)[4:])
+    proc = subprocess.run([sys.executable, "-m", "golemline.cli", "gate", "compare", str(tmp_path / "a.jsonl"),
+                           str(tmp_path / "b.jsonl"), "--fresh", str(tmp_path / "fresh-a.jsonl"),
+                           str(tmp_path / "fresh-b.jsonl")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "not of the same corpus" in proc.stderr and "Traceback" not in proc.stderr

@@ -89,3 +89,21 @@ def test_golem_gate_calibrate_end_to_end_on_the_slice(small: corpus.Corpus, tmp_
     assert {"max_no_speech_prob", "min_intent_score", "min_open_set_margin"} <= set(values)
     printed = capsys.readouterr().out
     assert "wrong among accepted" in printed and "gating config written" in printed
+
+
+def test_fresh_noise_is_new_audio_of_the_held_out_utterances_at_the_snr_asked(small: corpus.Corpus) -> None:
+    fresh = corpus.fresh_noise_cases("heldout", 10, small=True)
+    utterances = {(c.speaker, c.text) for c in small.split("heldout") if c.group in ("in-domain", "off-domain")}
+    assert len(fresh) == 4 * len(utterances) and {(c.speaker, c.text) for c in fresh} == utterances
+    assert not {c.id for c in fresh} & {c.id for c in small.cases} and len({c.id for c in fresh}) == len(fresh)
+    with_fresh = corpus.Corpus(small.root, small.cases + fresh)
+    for case in fresh:
+        assert case.split == "heldout" and case.snr_db == 10
+        clean = next(c for c in small.cases if c.source == case.source and c.condition == "clean")
+        speech, mixed = with_fresh.samples(clean), with_fresh.samples(case)
+        assert np.array_equal(mixed, with_fresh.samples(case))  # the same audio on every run
+        snr = 10 * np.log10(np.mean(speech**2) / np.mean((mixed - speech) ** 2))
+        assert snr == pytest.approx(10, abs=1.5), case.id
+        twin = [c for c in small.cases if c.source == case.source and c.condition == case.condition]
+        assert not twin or not np.array_equal(mixed, small.samples(twin[0]))  # a new draw, not the corpus's case
+    assert {c.condition for c in fresh} == {f"{noise} 10 dB" for noise in ("white", "pink", "babble", "music")}

@@ -38,10 +38,15 @@ def command_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"--names takes two non-empty names without '|' (they head table columns), not {args.names}")
     before_rows, after_rows = read_signals(args.before), read_signals(args.after)
     compare.same_cases(before_rows, after_rows)
+    fresh: list[list[dict[str, Any]] | None] = [None, None]
+    if args.fresh:
+        fresh_before, fresh_after = (read_signals(path) for path in args.fresh)
+        compare.same_cases(fresh_before, fresh_after, "golem gate fresh")
+        fresh = [fresh_before, fresh_after]
     base = GatingPolicy()
     try:
-        sides = [compare.Side.of(name, rows, base, args.max_wrong, args.delta)
-                 for name, rows in zip(names, (before_rows, after_rows), strict=True)]
+        sides = [compare.Side.of(name, rows, base, args.max_wrong, args.delta, fresh_rows)
+                 for name, rows, fresh_rows in zip(names, (before_rows, after_rows), fresh, strict=True)]
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     text = "\n".join(compare.markdown(*sides)) + "\n"
@@ -53,9 +58,25 @@ def command_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_fresh(args: argparse.Namespace, settings: Settings) -> int:
+    """Record the held-out utterances under fresh noise at one SNR (`corpus.fresh_noise_cases`)."""
+    if not -20 <= args.snr_db <= 60:
+        raise ConfigError(f"--snr-db {args.snr_db}: give a signal-to-noise ratio between -20 and 60 dB")
+    cache = args.cache or corpus.default_cache(args.small)
+    built = corpus.build(cache, small=args.small, with_human=False, log=True)
+    fresh = corpus.fresh_noise_cases("heldout", args.snr_db, args.small)
+    rows = signals.record(corpus.Corpus(built.root, built.cases + fresh), settings, progress=_log, cases=fresh)
+    write_signals(args.signals_out, rows)
+    print(f"{len(rows)} held-out cases at {args.snr_db} dB recorded to {args.signals_out}")
+    return 0
+
+
 def command_gate(args: argparse.Namespace, settings: Settings | None) -> int:
     if args.action == "compare":
         return command_compare(args)
+    if args.action == "fresh":
+        assert settings is not None
+        return command_fresh(args, settings)
     cache = args.cache or corpus.default_cache(args.small)
     if args.action == "corpus" or not getattr(args, "signals", None):
         built = corpus.build(cache, small=args.small, with_human=not args.no_human, log=True)

@@ -18,6 +18,7 @@ import numpy as np
 
 from golemline.errors import ConfigError
 from golemline.evaluation import calibrate
+from golemline.evaluation.calibrate import NONE
 from golemline.evaluation.report import TARGETS, Outcome, Rate
 from golemline.settings import GatingPolicy
 
@@ -34,12 +35,15 @@ class Side:
     calibration: calibrate.Calibration
     heldout: calibrate.Signals
     outcome: Outcome
+    fresh: Outcome | None = None  # held-out utterances under fresh noise (`golem gate fresh`), same thresholds
 
     @classmethod
-    def of(cls, name: str, rows: list[dict[str, Any]], base: GatingPolicy, max_wrong: float, delta: float) -> Side:
+    def of(cls, name: str, rows: list[dict[str, Any]], base: GatingPolicy, max_wrong: float, delta: float,
+           fresh_rows: list[dict[str, Any]] | None = None) -> Side:
         result = calibrate.calibrate([r for r in rows if r["split"] == "calibration"], base, max_wrong, delta)
         heldout = calibrate.Signals.of([r for r in rows if r["split"] == "heldout"], base)
-        return cls(name, result, heldout, Outcome.of(heldout, result.thresholds))
+        fresh = Outcome.of(calibrate.Signals.of(fresh_rows, base), result.thresholds) if fresh_rows else None
+        return cls(name, result, heldout, Outcome.of(heldout, result.thresholds), fresh)
 
     def mean_wer(self, clean: bool) -> tuple[float, int]:
         """Mean WER (each capped at 1) over the held-out cases with a spoken text, clean or not, and their count."""
@@ -53,10 +57,11 @@ class Side:
         return [right for right, _ in calibrate.ceiling(self.heldout, everything, FRONTIER_LEVELS)]
 
 
-def change(name: str, before: Rate, after: Rate) -> str:
+def change(name: str, before: Rate, after: Rate, higher_is_better: bool | None = None) -> str:
     if not before.n or not after.n or math.isclose(before.value, after.value):
         return "same" if before.n and after.n else "—"
-    return "better" if (after.value > before.value) == HIGHER_IS_BETTER[name] else "worse"
+    higher = HIGHER_IS_BETTER[name] if higher_is_better is None else higher_is_better
+    return "better" if (after.value > before.value) == higher else "worse"
 
 
 def frontier_change(before: list[int], after: list[int]) -> str:
@@ -76,15 +81,16 @@ def wrong_only(before: Outcome, after: Outcome, keep: Callable[[dict[str, Any]],
             int((wrong_before & wrong_after).sum()))
 
 
-def same_cases(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
+def same_cases(before: list[dict[str, Any]], after: list[dict[str, Any]],
+               made_by: str = "golem gate calibrate --signals-out") -> None:
     """Both recordings must cover the same corpus cases in the same order, or nothing compares."""
     ids_before, ids_after = [r["id"] for r in before], [r["id"] for r in after]
     if ids_before != ids_after:
         first = next((i for i, (a, b) in enumerate(zip(ids_before, ids_after, strict=False)) if a != b),
                      min(len(ids_before), len(ids_after)))
         raise ConfigError(f"the two recordings are not of the same corpus ({len(ids_before)} and {len(ids_after)} "
-                          f"cases; first difference at case {first}): record both with `golem gate calibrate "
-                          "--signals-out` on one corpus version")
+                          f"cases; first difference at case {first}): record both with `{made_by}` on one corpus "
+                          "version")
 
 
 def markdown(before: Side, after: Side) -> list[str]:
@@ -106,6 +112,70 @@ def markdown(before: Side, after: Side) -> list[str]:
               f"{overall[2]}; at 10 dB: {ten[0]} / {ten[1]} / {ten[2]}.", "",
               *[f"- thresholds ({side.name}): {thresholds_text(side.calibration.thresholds)}"
                 for side in (before, after)]]
+    if before.fresh is not None and after.fresh is not None:
+        lines += ["", *fresh_markdown(before, after)]
+    return lines
+
+
+def utterance(row: dict[str, Any]) -> str:
+    """What one utterance's noisy copies share: the voice and the sentence (they are not independent cases)."""
+    return f"{row['speaker']}|{row['text']}"
+
+
+def wrong_difference_interval(before: Outcome, after: Outcome, draws: int = 2000, seed: int = 0,
+                              level: float = 0.95) -> tuple[float, float]:
+    """A paired bootstrap interval of (wrong among accepted after) − (wrong among accepted before).
+
+    Why paired and by utterance: both sides heard the same audio, so the difference varies far less than two
+    independent rates would suggest; and the noisy copies of one utterance share its voice and sentence, so the
+    utterance, not the case, is what is resampled. Draws where either side accepts nothing are left out.
+    """
+    keys = [utterance(r) for r in before.rows]
+    index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+    cluster = np.array([index[k] for k in keys])
+    per = {name: np.bincount(cluster, weights=values.astype(float), minlength=len(index))
+           for name, values in (("acc_b", before.accepted), ("wrong_b", before.accepted & ~before.right),
+                                ("acc_a", after.accepted), ("wrong_a", after.accepted & ~after.right))}
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(len(index), np.full(len(index), 1 / len(index)), size=draws)  # draws × utterances
+    acc_b, acc_a = counts @ per["acc_b"], counts @ per["acc_a"]
+    ok = (acc_b > 0) & (acc_a > 0)
+    diff = (counts @ per["wrong_a"])[ok] / acc_a[ok] - (counts @ per["wrong_b"])[ok] / acc_b[ok]
+    low, high = np.quantile(diff, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def fresh_markdown(before: Side, after: Side) -> list[str]:
+    """The fresh-noise recordings under each side's thresholds: the rates, paired wrong answers and the interval of
+    the difference in wrong answers."""
+    assert before.fresh is not None and after.fresh is not None
+    b, a = before.fresh, after.fresh
+    snrs = sorted({r["snr_db"] for r in b.rows})
+    utterances = len({utterance(r) for r in b.rows})
+    noises = sorted({r["condition"].split()[0] for r in b.rows})
+    lines = [f"Fresh noise: {len(b.rows)} cases, the {utterances} held-out utterances through each of "
+             f"{', '.join(noises)} at {'/'.join(map(str, snrs))} dB, every draw new (`golem gate fresh`); each side "
+             "under the thresholds above.", "",
+             f"| measure (fresh noise) | {before.name} | {after.name} | change |", "| --- | --- | --- | --- |"]
+    in_domain, off_domain = (lambda r: r["label"] != NONE), (lambda r: r["label"] == NONE)
+    for rb, ra, higher in ((b.wrong("wrong among accepted"), a.wrong("wrong among accepted"), False),
+                           (b.accuracy("in-domain answered right", in_domain),
+                            a.accuracy("in-domain answered right", in_domain), True),
+                           (b.rejected("in-domain refused", in_domain), a.rejected("in-domain refused", in_domain),
+                            False),
+                           (b.rejected("off-domain refused", off_domain), a.rejected("off-domain refused", off_domain),
+                            True)):
+        lines.append(f"| {rb.name} | {rb.cell()} | {ra.cell()} | {change(rb.name, rb, ra, higher)} |")
+    for noise in noises:
+        def same_noise(r: dict[str, Any], n: str = noise) -> bool:
+            return bool(r["condition"].startswith(n + " "))
+        rb, ra = b.wrong("", same_noise), a.wrong("", same_noise)
+        lines.append(f"|   wrong among accepted, {noise} | {rb.cell()} | {ra.cell()} | {change('', rb, ra, False)} |")
+    only = wrong_only(b, a, lambda r: True)
+    low, high = wrong_difference_interval(b, a)
+    lines += ["", f"Wrong answers only {before.name} / only {after.name} / both: {only[0]} / {only[1]} / {only[2]}. "
+              f"Wrong among accepted, {after.name} minus {before.name}: {a.wrong('').value - b.wrong('').value:+.3f} "
+              f"(95% paired bootstrap interval over utterances {low:+.3f} to {high:+.3f})."]
     return lines
 
 

@@ -160,6 +160,25 @@ def cases(split: str, small: bool = False, with_human: bool = True) -> list[Case
     return out
 
 
+def fresh_noise_cases(split: str, snr_db: int, small: bool = False) -> list[Case]:
+    """Every speech utterance of `split` through every additive noise at `snr_db`, each a new draw (`golem gate
+    fresh`).
+
+    Why: the corpus puts each utterance through one noise at one SNR, so a split holds only about 70 cases at any
+    one SNR, and a difference of one wrong answer there is all a comparison can see. These cases are audio no
+    calibration or report has seen: the same clean speech under noise drawn from seeds of their own ids (suffix
+    `/fresh`), four times as many per SNR as the corpus has.
+    """
+    out = []
+    for case in _speech_cases(split, small):
+        if case.condition != "clean":
+            continue
+        for noise in degrade.NOISES:
+            out.append(Case(**{**asdict(case), "id": f"{case.id.removesuffix('/clean')}/{noise}{snr_db}/fresh",
+                               "condition": f"{noise} {snr_db} dB", "snr_db": snr_db}))
+    return out
+
+
 def non_speech(kind: str, rng: np.random.Generator, seconds: float = 3.0) -> np.ndarray:
     n = int(seconds * TARGET_RATE)
     t = np.arange(n) / TARGET_RATE

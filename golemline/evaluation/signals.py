@@ -56,22 +56,26 @@ def speech_ratio(audio: Audio) -> float:
     return round(sum(s["end"] - s["start"] for s in spans) / max(1, len(audio.samples)), 4)
 
 
-def record(corpus: Corpus, settings: Settings, progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """One row per case (corpus order): the case, the measured signals and the ungated answer. Cached."""
-    path = corpus.root / f"signals-{fingerprint(settings)}-{len(corpus.cases)}.jsonl"
+def record(corpus: Corpus, settings: Settings, progress: Callable[[str], None] | None = None,
+           cases: list[Case] | None = None) -> list[dict[str, Any]]:
+    """One row per case (corpus order, or the order of `cases`, a part of the corpus): the case, the measured
+    signals and the ungated answer. Cached."""
+    todo = corpus.cases if cases is None else cases
+    part = "" if cases is None else "-" + hashlib.sha256("\n".join(c.id for c in todo).encode()).hexdigest()[:8]
+    path = corpus.root / f"signals-{fingerprint(settings)}-{len(todo)}{part}.jsonl"
     if path.exists():
         rows = [json.loads(line) for line in path.read_text().splitlines()]
-        if [r["id"] for r in rows] == [c.id for c in corpus.cases]:
+        if [r["id"] for r in rows] == [c.id for c in todo]:
             return rows
     scribe, interpreter = Scribe(settings), Interpreter(settings)
     scribe.load()
     interpreter.load()
     rows = []
     try:
-        for start in range(0, len(corpus.cases), BATCH):
+        for start in range(0, len(todo), BATCH):
             if progress and start % (BATCH * 25) == 0:
-                progress(f"signals {start}/{len(corpus.cases)}")
-            rows += _batch(corpus, corpus.cases[start:start + BATCH], scribe, interpreter)
+                progress(f"signals {start}/{len(todo)}")
+            rows += _batch(corpus, todo[start:start + BATCH], scribe, interpreter)
     finally:
         scribe.unload()
         interpreter.unload()
