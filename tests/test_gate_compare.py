@@ -100,20 +100,22 @@ def test_the_committed_comparison_regenerates_from_the_committed_recordings(tmp_
     assert proc.stdout == committed.split("\n\n", 1)[1]
 
 
-def fresh_rows(seed: int, wrong_share: float, utterances: int = 300) -> list[dict[str, Any]]:
+def fresh_rows(seed: int, wrong_share: float, utterances: int = 300, unsure: float = 0.0) -> list[dict[str, Any]]:
     """Held-out rows shaped like `golem gate fresh`'s: each utterance under four noises, the accepted answer wrong
-    on a known share of utterances (all four copies alike: the copies of one utterance are not independent)."""
+    on a known share of utterances (all four copies alike: the copies of one utterance are not independent). A
+    share `unsure` of the wrong ones score low enough for a stricter gate to refuse them."""
     rng = np.random.default_rng(seed)
     rows = []
     for u in range(utterances):
         wrong = bool(rng.random() < wrong_share)
+        score = 0.5 if wrong and rng.random() < unsure else 0.95
         for noise in ("white", "pink", "babble", "music"):
             rows.append({"id": f"heldout/v/{u}/{noise}10/fresh", "split": "heldout", "source": f"s{u}",
                          "group": "in-domain", "category": "weather", "label": "weather", "speaker": "v",
                          "text": f"sentence {u}", "intent": "music" if wrong else "weather",
                          "condition": f"{noise} 10 dB", "snr_db": 10, "rms_dbfs": -20.0, "words": 4,
                          "compression_ratio": 1.0, "no_speech_prob": 0.05, "avg_logprob": -0.2,
-                         "min_token_logprob": -0.5, "score": 0.95, "margin": 0.5, "none_score": 0.2})
+                         "min_token_logprob": -0.5, "score": score, "margin": 0.5, "none_score": 0.2})
     return rows
 
 
@@ -136,7 +138,7 @@ def test_the_fresh_noise_table_compares_each_side_under_its_own_thresholds(tmp_p
     from golemline.evaluation.command import write_signals
 
     rows = recording(1)
-    for name, fresh in (("a", fresh_rows(1, 0.1)), ("b", fresh_rows(2, 0.3))):
+    for name, fresh in (("a", fresh_rows(1, 0.04, unsure=0.5)), ("b", fresh_rows(2, 0.2, unsure=0.5))):
         write_signals(tmp_path / f"{name}.jsonl", rows)
         write_signals(tmp_path / f"fresh-{name}.jsonl", fresh)
     proc = subprocess.run([sys.executable, "-m", "golemline.cli", "gate", "compare", str(tmp_path / "a.jsonl"),
@@ -150,7 +152,10 @@ def test_the_fresh_noise_table_compares_each_side_under_its_own_thresholds(tmp_p
     assert rows_of["| in-domain answered right"].endswith("| worse |")
     assert rows_of["|   wrong among accepted, babble"].endswith("| worse |")
     assert "Wrong answers only before / only after / both: " in proc.stdout
-    write_signals(tmp_path / "fresh-b.jsonl", fresh_rows(2, 0.3)[4:])
+    fresh_part = proc.stdout.split("Fresh noise:", 1)[1]  # b: more wrong answers a stricter gate cannot refuse
+    assert "| right answers at the grid's best point, wrong ≤ 0.01 / 0.02 / 0.03 / 0.05 |" in fresh_part
+    assert next(line for line in fresh_part.splitlines() if "grid's best point" in line).endswith("| worse |")
+    write_signals(tmp_path / "fresh-b.jsonl", fresh_rows(2, 0.2)[4:])
     proc = subprocess.run([sys.executable, "-m", "golemline.cli", "gate", "compare", str(tmp_path / "a.jsonl"),
                            str(tmp_path / "b.jsonl"), "--fresh", str(tmp_path / "fresh-a.jsonl"),
                            str(tmp_path / "fresh-b.jsonl")], capture_output=True, text=True, cwd=ROOT, timeout=120)

@@ -35,15 +35,17 @@ class Side:
     calibration: calibrate.Calibration
     heldout: calibrate.Signals
     outcome: Outcome
-    fresh: Outcome | None = None  # held-out utterances under fresh noise (`golem gate fresh`), same thresholds
+    fresh_signals: calibrate.Signals | None = None  # held-out utterances under fresh noise (`golem gate fresh`)
+    fresh: Outcome | None = None  # and their outcome under the same thresholds
 
     @classmethod
     def of(cls, name: str, rows: list[dict[str, Any]], base: GatingPolicy, max_wrong: float, delta: float,
            fresh_rows: list[dict[str, Any]] | None = None) -> Side:
         result = calibrate.calibrate([r for r in rows if r["split"] == "calibration"], base, max_wrong, delta)
         heldout = calibrate.Signals.of([r for r in rows if r["split"] == "heldout"], base)
-        fresh = Outcome.of(calibrate.Signals.of(fresh_rows, base), result.thresholds) if fresh_rows else None
-        return cls(name, result, heldout, Outcome.of(heldout, result.thresholds), fresh)
+        fresh = calibrate.Signals.of(fresh_rows, base) if fresh_rows else None
+        return cls(name, result, heldout, Outcome.of(heldout, result.thresholds), fresh,
+                   Outcome.of(fresh, result.thresholds) if fresh else None)
 
     def mean_wer(self, clean: bool) -> tuple[float, int]:
         """Mean WER (each capped at 1) over the held-out cases with a spoken text, clean or not, and their count."""
@@ -51,10 +53,12 @@ class Side:
                 if r.get("wer") is not None and r.get("text") and (r["condition"] == "clean") == clean]
         return (float(np.mean(wers)) if wers else math.nan), len(wers)
 
-    def frontier(self) -> list[int]:
-        """Held-out right answers at the best point of the grid for each wrong-answer level."""
-        everything = np.ones(len(self.heldout.rows), dtype=bool)
-        return [right for right, _ in calibrate.ceiling(self.heldout, everything, FRONTIER_LEVELS)]
+    def frontier(self, fresh: bool = False) -> list[int]:
+        """Held-out (or fresh-noise) right answers at the best point of the grid for each wrong-answer level."""
+        signals = self.fresh_signals if fresh else self.heldout
+        assert signals is not None
+        everything = np.ones(len(signals.rows), dtype=bool)
+        return [right for right, _ in calibrate.ceiling(signals, everything, FRONTIER_LEVELS)]
 
 
 def change(name: str, before: Rate, after: Rate, higher_is_better: bool | None = None) -> str:
@@ -102,10 +106,7 @@ def markdown(before: Side, after: Side) -> list[str]:
         (wb, nb), (wa, na) = before.mean_wer(clean), after.mean_wer(clean)
         lines.append(f"| mean WER of held-out speech, {'clean' if clean else 'noisy and damaged'} (each capped at 1) | "
                      f"{wb:.4f} ({nb}) | {wa:.4f} ({na}) | {wa - wb:+.4f} |")
-    fb, fa = before.frontier(), after.frontier()
-    levels = " / ".join(f"{level:g}" for level in FRONTIER_LEVELS)
-    lines += [f"| right answers at the grid's best point, wrong ≤ {levels} | {' / '.join(map(str, fb))} | "
-              f"{' / '.join(map(str, fa))} | {frontier_change(fb, fa)} |", ""]
+    lines += [frontier_row(before, after, fresh=False), ""]
     overall = wrong_only(before.outcome, after.outcome, lambda r: True)
     ten = wrong_only(before.outcome, after.outcome, lambda r: r.get("snr_db") == 10)
     lines += [f"Wrong answers only {before.name} / only {after.name} / both: {overall[0]} / {overall[1]} / "
@@ -115,6 +116,15 @@ def markdown(before: Side, after: Side) -> list[str]:
     if before.fresh is not None and after.fresh is not None:
         lines += ["", *fresh_markdown(before, after)]
     return lines
+
+
+def frontier_row(before: Side, after: Side, fresh: bool) -> str:
+    """Right answers at the grid's best point per wrong-answer level: the two Scribes compared at equal risk, not at
+    wherever each calibration landed (in-sample on the rows scored, so for comparing, not for promising)."""
+    fb, fa = before.frontier(fresh), after.frontier(fresh)
+    levels = " / ".join(f"{level:g}" for level in FRONTIER_LEVELS)
+    return (f"| right answers at the grid's best point, wrong ≤ {levels} | {' / '.join(map(str, fb))} | "
+            f"{' / '.join(map(str, fa))} | {frontier_change(fb, fa)} |")
 
 
 def utterance(row: dict[str, Any]) -> str:
@@ -171,6 +181,7 @@ def fresh_markdown(before: Side, after: Side) -> list[str]:
             return bool(r["condition"].startswith(n + " "))
         rb, ra = b.wrong("", same_noise), a.wrong("", same_noise)
         lines.append(f"|   wrong among accepted, {noise} | {rb.cell()} | {ra.cell()} | {change('', rb, ra, False)} |")
+    lines.append(frontier_row(before, after, fresh=True))
     only = wrong_only(b, a, lambda r: True)
     low, high = wrong_difference_interval(b, a)
     lines += ["", f"Wrong answers only {before.name} / only {after.name} / both: {only[0]} / {only[1]} / {only[2]}. "
