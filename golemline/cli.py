@@ -126,9 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the gating config to write (chart values; `golem run --gating-config`)")
     calibrate.add_argument("--report", type=Path, help="write the held-out report (Markdown, with a PNG beside it)")
     fresh = gate_actions.add_parser("fresh", parents=[corpus_options, settings_options("models", "runtime")],
-                                    help="record the held-out utterances under fresh noise of every kind at one SNR "
+                                    help="record a split's utterances under fresh noise of every kind at one SNR "
                                     "(for `golem gate compare --fresh`)")
     fresh.add_argument("--snr-db", type=int, default=10, help="the signal-to-noise ratio (default 10 dB)")
+    fresh.add_argument("--split", choices=("heldout", "calibration"), default="heldout",
+                       help="whose utterances: heldout (default; to report) or calibration (to explore on)")
     fresh.add_argument("--signals-out", type=Path, required=True, help="where to write the recorded signals "
                        "(.gz: gzipped)")
     compare = gate_actions.add_parser("compare", help="two recorded configurations side by side on held-out, each "

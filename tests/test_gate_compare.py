@@ -85,11 +85,13 @@ def test_recordings_of_different_corpora_are_one_clear_error(tmp_path: Path) -> 
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
-@pytest.mark.skipif(not (ROOT / "docs" / "gating-compare.md").exists(),
-                    reason="docs/gating-compare.md is not committed")
-def test_the_committed_comparison_regenerates_from_the_committed_recordings(tmp_path: Path) -> None:
-    """docs/gating-compare.md (the Scribe before window buckets against today's) is what its own command prints."""
-    committed = (ROOT / "docs" / "gating-compare.md").read_text()
+@pytest.mark.parametrize("doc", ["gating-compare.md", "gating-compare-calibration-fresh.md"])
+def test_the_committed_comparison_regenerates_from_the_committed_recordings(tmp_path: Path, doc: str) -> None:
+    """docs/gating-compare*.md (the Scribe before window buckets against today's; held-out, and the calibration
+    split's utterances under fresh noise) are what their own commands print."""
+    if not (ROOT / "docs" / doc).exists():
+        pytest.skip(f"docs/{doc} is not committed")
+    committed = (ROOT / "docs" / doc).read_text()
     command = committed.split("`golem gate compare ", 1)[1].split("`", 1)[0]
     args = shlex.split(command)
     report_at = args.index("--report")

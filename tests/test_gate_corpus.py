@@ -107,3 +107,6 @@ def test_fresh_noise_is_new_audio_of_the_held_out_utterances_at_the_snr_asked(sm
         twin = [c for c in small.cases if c.source == case.source and c.condition == case.condition]
         assert not twin or not np.array_equal(mixed, small.samples(twin[0]))  # a new draw, not the corpus's case
     assert {c.condition for c in fresh} == {f"{noise} 10 dB" for noise in ("white", "pink", "babble", "music")}
+    calibration = corpus.fresh_noise_cases("calibration", 5, small=True)  # to explore on, apart from held-out
+    assert {c.split for c in calibration} == {"calibration"} and {c.snr_db for c in calibration} == {5}
+    assert not {(c.speaker, c.text) for c in calibration} & utterances

@@ -59,15 +59,16 @@ def command_compare(args: argparse.Namespace) -> int:
 
 
 def command_fresh(args: argparse.Namespace, settings: Settings) -> int:
-    """Record the held-out utterances under fresh noise at one SNR (`corpus.fresh_noise_cases`)."""
+    """Record one split's utterances under fresh noise at one SNR (`corpus.fresh_noise_cases`): held-out to report,
+    calibration to explore on without spending the held-out split."""
     if not -20 <= args.snr_db <= 60:
         raise ConfigError(f"--snr-db {args.snr_db}: give a signal-to-noise ratio between -20 and 60 dB")
     cache = args.cache or corpus.default_cache(args.small)
     built = corpus.build(cache, small=args.small, with_human=False, log=True)
-    fresh = corpus.fresh_noise_cases("heldout", args.snr_db, args.small)
+    fresh = corpus.fresh_noise_cases(args.split, args.snr_db, args.small)
     rows = signals.record(corpus.Corpus(built.root, built.cases + fresh), settings, progress=_log, cases=fresh)
     write_signals(args.signals_out, rows)
-    print(f"{len(rows)} held-out cases at {args.snr_db} dB recorded to {args.signals_out}")
+    print(f"{len(rows)} {args.split} cases at {args.snr_db} dB recorded to {args.signals_out}")
     return 0
 
 

@@ -35,7 +35,7 @@ class Side:
     calibration: calibrate.Calibration
     heldout: calibrate.Signals
     outcome: Outcome
-    fresh_signals: calibrate.Signals | None = None  # held-out utterances under fresh noise (`golem gate fresh`)
+    fresh_signals: calibrate.Signals | None = None  # a split's utterances under fresh noise (`golem gate fresh`)
     fresh: Outcome | None = None  # and their outcome under the same thresholds
 
     @classmethod
@@ -163,7 +163,8 @@ def fresh_markdown(before: Side, after: Side) -> list[str]:
     snrs = sorted({r["snr_db"] for r in b.rows})
     utterances = len({utterance(r) for r in b.rows})
     noises = sorted({r["condition"].split()[0] for r in b.rows})
-    lines = [f"Fresh noise: {len(b.rows)} cases, the {utterances} held-out utterances through each of "
+    split = "/".join(sorted({r["split"] for r in b.rows})).replace("heldout", "held-out")
+    lines = [f"Fresh noise: {len(b.rows)} cases, the {utterances} {split} utterances through each of "
              f"{', '.join(noises)} at {'/'.join(map(str, snrs))} dB, every draw new (`golem gate fresh`); each side "
              "under the thresholds above.", "",
              f"| measure (fresh noise) | {before.name} | {after.name} | change |", "| --- | --- | --- | --- |"]
