@@ -85,7 +85,8 @@ def test_recordings_of_different_corpora_are_one_clear_error(tmp_path: Path) -> 
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("doc", ["gating-compare.md", "gating-compare-calibration-fresh.md"])
+@pytest.mark.parametrize("doc", ["gating-compare.md", "gating-compare-calibration-fresh.md",
+                                 "gating-compare-prompt.md"])
 def test_the_committed_comparison_regenerates_from_the_committed_recordings(tmp_path: Path, doc: str) -> None:
     """docs/gating-compare*.md (the Scribe before window buckets against today's; held-out, and the calibration
     split's utterances under fresh noise) are what their own commands print."""
