@@ -143,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--names", nargs=2, default=["before", "after"], metavar=("BEFORE", "AFTER"),
                          help="the two columns' names (default: before after)")
     compare.add_argument("--fresh", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
-                         help="also compare the two configurations' `golem gate fresh` recordings (held-out speech "
-                         "under fresh noise), each under its own thresholds")
+                         help="also compare the two configurations' `golem gate fresh` recordings (one split's "
+                         "speech under fresh noise), each under its own thresholds")
     compare.add_argument("--report", type=Path, help="also write the table here (Markdown)")
 
     profile = commands.add_parser("profile", parents=[settings_options("models", "runtime")],

@@ -36,7 +36,6 @@ class Side:
     heldout: calibrate.Signals
     outcome: Outcome
     fresh_signals: calibrate.Signals | None = None  # a split's utterances under fresh noise (`golem gate fresh`)
-    fresh: Outcome | None = None  # and their outcome under the same thresholds
 
     @classmethod
     def of(cls, name: str, rows: list[dict[str, Any]], base: GatingPolicy, max_wrong: float, delta: float,
@@ -44,8 +43,12 @@ class Side:
         result = calibrate.calibrate([r for r in rows if r["split"] == "calibration"], base, max_wrong, delta)
         heldout = calibrate.Signals.of([r for r in rows if r["split"] == "heldout"], base)
         fresh = calibrate.Signals.of(fresh_rows, base) if fresh_rows else None
-        return cls(name, result, heldout, Outcome.of(heldout, result.thresholds), fresh,
-                   Outcome.of(fresh, result.thresholds) if fresh else None)
+        return cls(name, result, heldout, Outcome.of(heldout, result.thresholds), fresh)
+
+    @property
+    def fresh(self) -> Outcome | None:
+        """The fresh-noise cases under this side's own thresholds."""
+        return Outcome.of(self.fresh_signals, self.calibration.thresholds) if self.fresh_signals is not None else None
 
     def mean_wer(self, clean: bool) -> tuple[float, int]:
         """Mean WER (each capped at 1) over the held-out cases with a spoken text, clean or not, and their count."""
