@@ -171,25 +171,26 @@ def fresh_markdown(before: Side, after: Side) -> list[str]:
              f"{', '.join(noises)} at {'/'.join(map(str, snrs))} dB, every draw new (`golem gate fresh`); each side "
              "under the thresholds above.", "",
              f"| measure (fresh noise) | {before.name} | {after.name} | change |", "| --- | --- | --- | --- |"]
-    in_domain, off_domain = (lambda r: r["label"] != NONE), (lambda r: r["label"] == NONE)
-    for rb, ra, higher in ((b.wrong("wrong among accepted"), a.wrong("wrong among accepted"), False),
-                           (b.accuracy("in-domain answered right", in_domain),
-                            a.accuracy("in-domain answered right", in_domain), True),
-                           (b.rejected("in-domain refused", in_domain), a.rejected("in-domain refused", in_domain),
-                            False),
-                           (b.rejected("off-domain refused", off_domain), a.rejected("off-domain refused", off_domain),
-                            True)):
-        lines.append(f"| {rb.name} | {rb.cell()} | {ra.cell()} | {change(rb.name, rb, ra, higher)} |")
-    for noise in noises:
-        def same_noise(r: dict[str, Any], n: str = noise) -> bool:
-            return bool(r["condition"].startswith(n + " "))
-        rb, ra = b.wrong("", same_noise), a.wrong("", same_noise)
-        lines.append(f"|   wrong among accepted, {noise} | {rb.cell()} | {ra.cell()} | {change('', rb, ra, False)} |")
+
+    def in_domain(r: dict[str, Any]) -> bool:
+        return bool(r["label"] != NONE)
+
+    measures: list[tuple[Callable[[Outcome], Rate], bool]] = [  # (the rate of one side, higher is better)
+        (lambda o: o.wrong("wrong among accepted"), False),
+        (lambda o: o.accuracy("in-domain answered right", in_domain), True),
+        (lambda o: o.rejected("in-domain refused", in_domain), False),
+        (lambda o: o.rejected("off-domain refused", lambda r: not in_domain(r)), True),
+        *[(lambda o, n=noise: o.wrong(f"  wrong among accepted, {n}", lambda r: r["condition"].startswith(n + " ")),
+           False) for noise in noises]]
+    rates = [(rate(b), rate(a), higher) for rate, higher in measures]
+    lines += [f"| {rb.name} | {rb.cell()} | {ra.cell()} | {change(rb.name, rb, ra, higher)} |"
+              for rb, ra, higher in rates]
     lines.append(frontier_row(before, after, fresh=True))
     only = wrong_only(b, a, lambda r: True)
     low, high = wrong_difference_interval(b, a)
+    wrong_b, wrong_a, _ = rates[0]
     lines += ["", f"Wrong answers only {before.name} / only {after.name} / both: {only[0]} / {only[1]} / {only[2]}. "
-              f"Wrong among accepted, {after.name} minus {before.name}: {a.wrong('').value - b.wrong('').value:+.3f} "
+              f"Wrong among accepted, {after.name} minus {before.name}: {wrong_a.value - wrong_b.value:+.3f} "
               f"(95% paired bootstrap interval over utterances {low:+.3f} to {high:+.3f})."]
     return lines
 
