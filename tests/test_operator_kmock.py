@@ -27,8 +27,8 @@ def kubeconfig(tmp_path: Path, kmock: kmock.KubernetesEmulator, monkeypatch: pyt
 kind: Config
 current-context: mock
 clusters: [{{name: mock, cluster: {{server: "{kmock.url!s}"}}}}]
-contexts: [{{name: mock, context: {{cluster: mock}}}}]
-users: []
+contexts: [{{name: mock, context: {{cluster: mock, user: mock}}}}]
+users: [{{name: mock, user: {{}}}}]
 """)
     monkeypatch.setenv("KUBECONFIG", str(config))
 
@@ -48,7 +48,7 @@ def register_resources(emulator: kmock.KubernetesEmulator) -> None:
         emulator.resources[resource].subresources = {"status"}
 
 
-async def until(condition: Any, timeout: float = 15) -> None:
+async def until(condition: Any, timeout: float = 60) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"

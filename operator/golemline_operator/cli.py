@@ -18,14 +18,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import kopf
-    import pykube
+
+    from golemline_operator.client import ConfigurationMissing, configuration
 
     try:
-        pykube.KubeConfig.from_env()
-    except Exception as exc:  # pykube raises plain exceptions for "no config here"
-        print("golemline-operator: error: no Kubernetes configuration found "
-              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'none'}); run it in a cluster "
-              "(service account) or point KUBECONFIG at a kube config file", file=sys.stderr)
+        configuration()
+    except ConfigurationMissing as exc:
+        print(f"golemline-operator: error: {str(exc).splitlines()[0]}; run it in a cluster (service account) or "
+              "point KUBECONFIG at a kube config file", file=sys.stderr)
         return 2
     import golemline_operator.handlers  # noqa: F401  (registers the handlers)
 

@@ -1,80 +1,121 @@
-"""The operator's Kubernetes client: pykube-ng, configured in-cluster or from KUBECONFIG (tests: kmock)."""
+"""The operator's Kubernetes client: the official `kubernetes` client, configured in-cluster or from KUBECONFIG.
+
+Why the official client: it is what the Kubernetes project maintains (pykube-ng, used before, last released in
+2023), and kopf users pair it with their handlers the same way — synchronous calls, which kopf runs in a thread.
+The InferenceServices and GolemPipelines are custom resources, so everything goes through `CustomObjectsApi`.
+Tests point KUBECONFIG at kmock, a Kubernetes API emulator.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import os
+from typing import Any, cast
 
-import pykube
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.rest import ApiException
 
-
-class InferenceService(pykube.objects.NamespacedAPIObject):
-    version = "serving.kserve.io/v1beta1"
-    endpoint = "inferenceservices"
-    kind = "InferenceService"
-
-
-class GolemPipeline(pykube.objects.NamespacedAPIObject):
-    version = "golemline.io/v1alpha1"
-    endpoint = "golempipelines"
-    kind = "GolemPipeline"
+ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")
+PIPELINE = ("golemline.io", "v1alpha1", "golempipelines")
 
 
-def api() -> pykube.HTTPClient:
-    return pykube.HTTPClient(pykube.KubeConfig.from_env())
+class ConfigurationMissing(RuntimeError):
+    """Neither a service account nor a kube config file: the operator has no cluster to talk to."""
 
 
-def get(client: pykube.HTTPClient, namespace: str, name: str) -> dict[str, Any] | None:
-    found = InferenceService.objects(client, namespace=namespace).get_or_none(name=name)
-    return dict(found.obj) if found is not None else None
+def configuration() -> k8s.Configuration:
+    """In-cluster (service account) first, else the kube config file named by KUBECONFIG now.
+
+    Why read KUBECONFIG here: the client library fixes its default location when it is imported, so a KUBECONFIG
+    set later (a test, a wrapper script) would be ignored."""
+    config = k8s.Configuration()
+    try:
+        k8s_config.load_incluster_config(client_configuration=config)
+        return config
+    except k8s_config.ConfigException:
+        pass
+    path = os.path.expanduser(os.environ.get("KUBECONFIG") or "~/.kube/config")
+    try:
+        k8s_config.load_kube_config(config_file=path, client_configuration=config)
+    except (k8s_config.ConfigException, OSError) as error:
+        raise ConfigurationMissing(f"no service account and no usable kube config at {path} ({error})") from None
+    return config
 
 
-def apply(client: pykube.HTTPClient, manifest: dict[str, Any]) -> str:
+def api() -> k8s.CustomObjectsApi:
+    return k8s.CustomObjectsApi(k8s.ApiClient(configuration()))
+
+
+def _missing(error: ApiException) -> bool:
+    return error.status == 404
+
+
+def get(client: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        found = cast(dict[str, Any], client.get_namespaced_custom_object(*ISVC[:2], namespace, ISVC[2], name))
+    except ApiException as error:
+        if _missing(error):
+            return None
+        raise
+    return found
+
+
+def apply(client: k8s.CustomObjectsApi, manifest: dict[str, Any]) -> str:
     """Create the object, or merge-patch its labels, annotations, owners and spec; returns what was done."""
     meta = manifest["metadata"]
-    existing = InferenceService.objects(client, namespace=meta["namespace"]).get_or_none(name=meta["name"])
+    existing = get(client, meta["namespace"], meta["name"])
     if existing is None:
-        InferenceService(client, manifest).create()
+        client.create_namespaced_custom_object(*ISVC[:2], meta["namespace"], ISVC[2], manifest)
         return "created"
     wanted = {"metadata": {k: meta[k] for k in ("labels", "annotations", "ownerReferences")}, "spec": manifest["spec"]}
-    current = {"metadata": {k: existing.obj["metadata"].get(k) for k in ("labels", "annotations", "ownerReferences")},
-               "spec": existing.obj.get("spec")}
+    current = {"metadata": {k: existing["metadata"].get(k) for k in ("labels", "annotations", "ownerReferences")},
+               "spec": existing.get("spec")}
     if current == wanted:
         return "unchanged"
-    existing.patch(wanted)
+    # A dict body is sent as a JSON merge patch (application/merge-patch+json) by the client.
+    client.patch_namespaced_custom_object(*ISVC[:2], meta["namespace"], ISVC[2], meta["name"], wanted)
     return "patched"
 
 
-def owned(client: pykube.HTTPClient, namespace: str, pipeline: str) -> list[dict[str, Any]]:
-    query = InferenceService.objects(client, namespace=namespace).filter(selector={"golemline.io/pipeline": pipeline})
+def owned(client: k8s.CustomObjectsApi, namespace: str, pipeline: str) -> list[dict[str, Any]]:
+    found = cast(dict[str, Any], client.list_namespaced_custom_object(
+        *ISVC[:2], namespace, ISVC[2], label_selector=f"golemline.io/pipeline={pipeline}"))
     # Check the label here too: a server that ignores the selector must not make us touch others' objects.
-    return [dict(obj.obj) for obj in query
-            if (obj.obj["metadata"].get("labels") or {}).get("golemline.io/pipeline") == pipeline]
+    return [dict(obj) for obj in found.get("items", [])
+            if (obj["metadata"].get("labels") or {}).get("golemline.io/pipeline") == pipeline]
 
 
-def delete(client: pykube.HTTPClient, namespace: str, name: str) -> None:
-    found = InferenceService.objects(client, namespace=namespace).get_or_none(name=name)
-    if found is not None:
-        found.delete()
+def delete(client: k8s.CustomObjectsApi, namespace: str, name: str) -> None:
+    try:
+        client.delete_namespaced_custom_object(*ISVC[:2], namespace, ISVC[2], name)
+    except ApiException as error:
+        if not _missing(error):
+            raise
 
 
-def get_pipeline(client: pykube.HTTPClient, namespace: str, name: str) -> dict[str, Any] | None:
-    found = GolemPipeline.objects(client, namespace=namespace).get_or_none(name=name)
-    return dict(found.obj) if found is not None else None
+def get_pipeline(client: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        found = cast(dict[str, Any],
+                     client.get_namespaced_custom_object(*PIPELINE[:2], namespace, PIPELINE[2], name))
+    except ApiException as error:
+        if _missing(error):
+            return None
+        raise
+    return found
 
 
-def patch_pipeline_status(client: pykube.HTTPClient, namespace: str, name: str, status: dict[str, Any],
+def patch_pipeline_status(client: k8s.CustomObjectsApi, namespace: str, name: str, status: dict[str, Any],
                           resource_version: str | None) -> bool:
     """Merge-patch the pipeline's status subresource, on condition that the pipeline is still at `resource_version`
     (the API server answers 409 Conflict otherwise: someone wrote since it was read). False on that conflict."""
     body: dict[str, Any] = {"status": status}
     if resource_version:
         body["metadata"] = {"resourceVersion": resource_version}
-    pipeline = GolemPipeline(client, {"metadata": {"name": name, "namespace": namespace}})
-    response = client.patch(**pipeline.api_kwargs(subresource="status", data=json.dumps(body),
-                                                  headers={"Content-Type": "application/merge-patch+json"}))
-    if response.status_code == 409:
-        return False
-    if response.status_code != 404:  # 404: deleted since it was read, nothing left to report on
-        client.raise_for_status(response)
+    try:
+        client.patch_namespaced_custom_object_status(*PIPELINE[:2], namespace, PIPELINE[2], name, body)
+    except ApiException as error:
+        if error.status == 409:
+            return False
+        if not _missing(error):  # 404: deleted since it was read, nothing left to report on
+            raise
     return True

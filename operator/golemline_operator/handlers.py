@@ -22,6 +22,15 @@ GROUP, VERSION, PLURAL = "golemline.io", "v1alpha1", "golempipelines"
 PIPELINE_LABEL = "golemline.io/pipeline"
 
 
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """The service account in a cluster, else the kube config file KUBECONFIG names at start-up.
+
+    Why our own: with the `kubernetes` client installed, kopf's default login goes through that client, whose
+    kube config location was fixed when it was imported."""
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
 def _entry_and_children(body: dict[str, Any]) -> tuple[str, list[str]]:
     """The component that serves the pipeline endpoint, and every component the status follows."""
     if (body.get("spec") or {}).get("mode", "microservices") == "monolith":
