@@ -25,6 +25,19 @@ def test_import_contracts_hold() -> None:
     assert "2 kept, 0 broken" in proc.stdout
 
 
+def test_every_module_sits_in_a_layer() -> None:
+    """A module outside every layer escapes the one-way rule silently: each top-level module and package of
+    golemline must be named in the layers contract."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c["layers"] for c in config if c["type"] == "layers")
+    named = {part.strip() for layer in layers for part in re.split(r"[|:]", layer)}
+    modules = {f"golemline.{p.stem}" for p in (ROOT / "golemline").glob("*.py") if p.stem != "__init__"}
+    packages = {f"golemline.{p.parent.name}" for p in (ROOT / "golemline").glob("*/__init__.py")}
+    assert sorted(modules | packages) == sorted(named)
+
+
 @pytest.mark.parametrize("module", ["golemline.gating", "golemline.domain", "golemline.settings"])
 def test_the_gate_and_the_domain_load_neither_torch_nor_kserve(module: str) -> None:
     code = (f"import sys, {module}; heavy = sorted(m for m in ('torch', 'kserve', 'fastapi', 'transformers', "
