@@ -185,7 +185,7 @@ def _dataset_options(calibrate: argparse.ArgumentParser, gate_actions: Any,
                            "channel copy of every clean recording (the corpus's degradations)")
     if not any("--intents" in action.option_strings for action in calibrate._actions):
         calibrate.add_argument("--intents", metavar="FILE", help="with --data: the intents file whose names the "
-                               "dataset's intent column uses (default: the shipped intents) [GOLEM_INTENTS]")
+                               "dataset's intent column uses (default: the shipped intents)")
     export = gate_actions.add_parser("export-corpus", parents=[corpus_options],
                                      help="write the built-in corpus as an audiofolder dataset (for --data)")
     export.add_argument("--out", type=Path, required=True, help="a new folder for the dataset")
@@ -207,8 +207,7 @@ def _capture_commands(commands: Any) -> None:
     imp.add_argument("export", type=Path, help="the project's JSON export")
     imp.add_argument("--data", type=Path, required=True, metavar="DIR", help="the capture folder the tasks came from")
     for sub in (export, imp):
-        sub.add_argument("--intents", metavar="FILE", help="the intents file (default: the shipped intents) "
-                         "[GOLEM_INTENTS]")
+        sub.add_argument("--intents", metavar="FILE", help="the intents file (default: the shipped intents)")
 
 
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:

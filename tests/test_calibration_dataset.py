@@ -210,3 +210,16 @@ def test_the_exported_audio_is_what_the_corpus_path_measures(tmp_path: Path) -> 
     assert {c.condition for c in picked} >= {"clean", "reverb"}
     for a, b in zip(via_corpus, via_data, strict=True):
         assert a["id"] == b["id"] and {k: a[k] for k in SIGNAL_KEYS} == {k: b[k] for k in SIGNAL_KEYS}, a["id"]
+
+
+def test_the_intents_file_lets_its_own_names_through(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --intents, rows naming its intents pass the checks (this tiny dataset then stops at its size)."""
+    intents = tmp_path / "intents.yaml"
+    intents.write_text("intents:\n  - {name: lights, description: switch lights, examples: [Turn on the light.]}\n"
+                       "  - {name: heating, description: warm the house, examples: [Turn up the heating.]}\n")
+    rows = [{"file_name": f"{k}.wav", "intent": ("lights", "heating", "none")[k % 3]} for k in range(6)]
+    write_dataset(tmp_path / "data", rows)
+    write_signals(tmp_path / "s.jsonl", recorded(rows))
+    assert main(["gate", "calibrate", "--data", str(tmp_path / "data"), "--intents", str(intents), "--signals",
+                 str(tmp_path / "s.jsonl"), "--out", str(tmp_path / "g.yaml")]) == 2
+    assert "too small to certify" in capsys.readouterr().err

@@ -138,11 +138,9 @@ def command_gate(args: argparse.Namespace, settings: Settings | None) -> int:
 
 def _intent_names(args: argparse.Namespace) -> tuple[str, ...]:
     """The intents a dataset row may name: the --intents file's, else the shipped domain's."""
-    from golemline.intents import IntentSet, IntentsError, resolve_intents
+    from golemline.intents import IntentsError, IntentSet, resolve_intents
 
-    import os
-
-    given = getattr(args, "intents", None) or os.environ.get("GOLEM_INTENTS") or None
+    given = getattr(args, "intents", None)  # the settings' intents (GOLEM_INTENTS) once they carry them
     if isinstance(given, IntentSet):
         return given.names
     try:

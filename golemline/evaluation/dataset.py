@@ -101,8 +101,8 @@ def _split_by(rows: list[dict[str, str]]) -> list[str]:
     speakers = sorted({r["speaker"] for r in rows if r.get("speaker")}, key=_stable)
     if len(speakers) >= 2 and all(r.get("speaker") for r in rows):
         count = min(len(speakers) - 1, max(1, round(HELDOUT_SHARE * len(speakers))))
-        held = set(speakers[:count])
-        return ["heldout" if r["speaker"] in held else "calibration" for r in rows]
+        held_out = set(speakers[:count])
+        return ["heldout" if r["speaker"] in held_out else "calibration" for r in rows]
     keys = [_stable(r.get("take") or r["file_name"]) for r in rows]
     held = [key % 1000 < HELDOUT_SHARE * 1000 for key in keys]
     if len(set(keys)) >= 2 and len(set(held)) == 1:  # a small dataset all on one side: move the lowest-ranked take
@@ -220,8 +220,9 @@ def samples(dataset: Dataset, row: dict[str, Any], max_seconds: float) -> np.nda
         noise = degrade.music(len(speech), rng)
     elif kind == "babble":  # other recordings of the same split, as the corpus does
         others = [r for r in dataset.rows if r["split"] == row["split"] and r["file_name"] != row["file_name"]]
-        picks = rng.choice(len(others), size=min(4, len(others)), replace=False) if others else []
-        voices = [samples(dataset, others[int(i)], max_seconds) for i in picks]
+        picks: list[int] = ([int(i) for i in rng.choice(len(others), size=min(4, len(others)), replace=False)]
+                            if others else [])
+        voices = [samples(dataset, others[i], max_seconds) for i in picks]
         noise = degrade.babble(len(speech), voices, rng) if voices else rng.standard_normal(len(speech))
     else:
         noise = rng.standard_normal(len(speech)).astype(np.float32)
