@@ -195,3 +195,36 @@ def test_capture_label_studio_import_calibrate_round_trip(tmp_path: Path, capsys
     assert main(["gate", "calibrate", "--data", str(data), "--augment", "--max-wrong", "0.5", "--delta", "0.5",
                  "--out", str(out), "--report", str(report)]) == 0
     assert "minIntentScore" in out.read_text() and "| heldout |" in report.read_text()
+
+
+def test_the_served_pipeline_captures_what_it_answers_when_asked(tmp_path: Path) -> None:
+    """`golem serve --capture-dir`: the pipeline model (the one V1, V2 and gRPC share) keeps each answered request,
+    with its verdict, off the event loop; without the option it keeps nothing."""
+    import asyncio
+    import io
+
+    import soundfile
+
+    from golemline.pipeline import Chain
+    from golemline.serving.pipeline_model import PipelineModel
+    from tests.test_fakes import FakeStages, _tone, _transcript
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, _tone().samples, 16000, format="WAV")
+    body = {"instances": [{"audio": base64.b64encode(buffer.getvalue()).decode()}]}
+
+    async def serve_once(settings: Settings) -> PipelineModel:
+        stages = FakeStages([_transcript("what is the weather")], {"what is the weather": ("weather", 0.8, 0.4)})
+
+        async def none_down() -> list[str]:
+            return []
+
+        model = PipelineModel(settings, Chain(settings, stages.callers()), lambda: True, none_down)
+        await model.predict(await model.preprocess(body))
+        return model
+
+    on = asyncio.run(serve_once(Settings(capture_dir=str(tmp_path / "cap"))))
+    [row] = rows_of(tmp_path / "cap")
+    assert on.capture is not None and row["verdict"] == "accepted" and row["predicted_intent"] == "weather"
+    off = asyncio.run(serve_once(Settings()))
+    assert off.capture is None and len(rows_of(tmp_path / "cap")) == 1
