@@ -22,7 +22,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus")
 if TYPE_CHECKING:
     from golemline.pipeline import PipelineResult
 
-RUN_GROUPS = ("models", "runtime", "lifecycle", "gating")
+RUN_GROUPS = ("models", "runtime", "lifecycle", "gating", "capture")
 SECTION_NAMES = ("batching", "lifecycle", "baseline", "dtype", "split", "nli", "transport", "golems", "plan", "windows",
                  "long", "mixed", "pipeline", "threads")
 """`golem bench` sections (golemline.bench.suite.SECTIONS; listed here so `--help` does not import torch)."""
@@ -57,11 +57,18 @@ def settings_options(*groups: str) -> argparse.ArgumentParser:
         parent.add_argument("--gating-config", type=Path, help="gate thresholds from a YAML file, as `golem gate "
                             "calibrate` writes it; --gate-* flags and GOLEM_GATE_* variables override single values "
                             f"[{GATING_CONFIG_ENV}]")
+    if "capture" in groups and "server" not in groups:  # `golem run`: transcripts into captured rows only
+        parent.add_argument("--log-transcripts", dest="log_transcripts", type=_flag_type(_option("log_transcripts")),
+                            metavar="true|false", help="with --capture-dir: keep transcripts in the captured rows")
     if "server" in groups:
         parent.add_argument("--auth-token-file", type=Path, help="require `Authorization: Bearer <token>` on "
                             "inference endpoints, token read from this file [or GOLEM_AUTH_TOKEN]; at least 16 "
                             "characters")
     return parent
+
+
+def _option(key: str) -> Option:
+    return next(option for option in OPTIONS if option.key == key)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--out", type=Path, default=Path("gating.yaml"),
                            help="the gating config to write (chart values; `golem run --gating-config`)")
     calibrate.add_argument("--report", type=Path, help="write the held-out report (Markdown, with a PNG beside it)")
+    _dataset_options(calibrate, gate_actions, corpus_options)
     fresh = gate_actions.add_parser("fresh", parents=[corpus_options, settings_options("models", "runtime")],
                                     help="record a split's utterances under fresh noise of every kind at one SNR "
                                     "(for `golem gate compare --fresh`)")
@@ -147,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "speech under fresh noise), each under its own thresholds")
     compare.add_argument("--report", type=Path, help="also write the table here (Markdown)")
 
+    _capture_commands(commands)
+
     profile = commands.add_parser("profile", parents=[settings_options("models", "runtime")],
                                   help="torch.profiler around a golem's requests")
     profile.add_argument("--golem", required=True, choices=["interpreter", "oracle"], help="the golem to profile")
@@ -163,6 +173,41 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output", type=Path, required=True, help="directory to write the trained model to")
     train.add_argument("--steps", type=int, help="training steps (default: the bundled model's recipe)")
     return parser
+
+
+def _dataset_options(calibrate: argparse.ArgumentParser, gate_actions: Any,
+                     corpus_options: argparse.ArgumentParser) -> None:
+    """`golem gate calibrate --data` (a user's labelled recordings) and `golem gate export-corpus`."""
+    calibrate.add_argument("--data", type=Path, metavar="DIR", help="calibrate on your own labelled recordings: an "
+                           "audiofolder dataset (audio files + metadata.csv or metadata.jsonl with file_name, intent "
+                           "and optional speaker, transcript); see docs/calibration.md")
+    calibrate.add_argument("--augment", action="store_true", help="with --data: add a noisy copy and a damaged-"
+                           "channel copy of every clean recording (the corpus's degradations)")
+    if not any("--intents" in action.option_strings for action in calibrate._actions):
+        calibrate.add_argument("--intents", metavar="FILE", help="with --data: the intents file whose names the "
+                               "dataset's intent column uses (default: the shipped intents)")
+    export = gate_actions.add_parser("export-corpus", parents=[corpus_options],
+                                     help="write the built-in corpus as an audiofolder dataset (for --data)")
+    export.add_argument("--out", type=Path, required=True, help="a new folder for the dataset")
+    export.add_argument("--no-audio", action="store_true", help="metadata.csv only, to pair with signals recorded "
+                        "before (`golem gate calibrate --data DIR --signals FILE`); no synthesiser needed")
+
+
+def _capture_commands(commands: Any) -> None:
+    """`golem capture export-labelstudio|import-labelstudio`: captured audio to Label Studio tasks and back."""
+    capture = commands.add_parser("capture", help="captured audio (--capture-dir) to Label Studio and back")
+    actions = capture.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export-labelstudio", help="Label Studio tasks with the predicted intents pre-filled")
+    export.add_argument("data", type=Path, metavar="DIR", help="the capture folder (metadata.jsonl and audio/)")
+    export.add_argument("--out", type=Path, required=True, help="the tasks JSON to write (and <name>-config.xml, "
+                        "the labelling interface, beside it)")
+    export.add_argument("--audio-prefix", metavar="URL", help="URL under which Label Studio reaches DIR (default: "
+                        "its local-files storage, /data/local-files/?d=<path>)")
+    imp = actions.add_parser("import-labelstudio", help="a Label Studio JSON export into DIR/metadata.csv")
+    imp.add_argument("export", type=Path, help="the project's JSON export")
+    imp.add_argument("--data", type=Path, required=True, metavar="DIR", help="the capture folder the tasks came from")
+    for sub in (export, imp):
+        sub.add_argument("--intents", metavar="FILE", help="the intents file (default: the shipped intents)")
 
 
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
@@ -355,6 +400,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from golemline.evaluation.command import command_gate
 
             return command_gate(args, settings_from_args(args) if args.action in ("calibrate", "fresh") else None)
+        if args.command == "capture":
+            from golemline.evaluation.command import command_capture
+
+            return command_capture(args)
         if args.command == "profile":
             from golemline.bench.profile import print_report, profile
 

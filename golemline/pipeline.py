@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from golemline import requestid
+from golemline import capture, requestid
 from golemline.audio import Audio, decode
 from golemline.domain import IntentRequest, IntentResult, Reply, ReplyRequest, Transcript
 from golemline.errors import InvalidInput
@@ -164,6 +164,7 @@ class Pipeline:
         callers = {name: self._local_caller(name, nxt) for name, nxt in zip(STAGES, (*STAGES[1:], None),
                                                                                  strict=True)}
         self.chain = Chain(settings, callers, self.manager.report)
+        self.capture = capture.from_settings(settings)  # None unless --capture-dir: capture is opt-in
         self._started = False
 
     def _local_caller(self, name: str, next_name: str | None) -> StageCaller:
@@ -188,5 +189,8 @@ class Pipeline:
 
     def run(self, inputs: list[tuple[str, Audio]]) -> list[PipelineResult]:
         self.start()
-        return asyncio.run(self.chain.run(inputs))
+        results = asyncio.run(self.chain.run(inputs))
+        if self.capture is not None:
+            self.capture.offer(inputs, [r.as_dict() for r in results])
+        return results
 

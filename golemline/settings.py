@@ -189,8 +189,24 @@ class Settings:
     prefetch: bool = field(default=True, metadata=_opt("sequential policy: read the next golem's weights while "
                                                        "the current one runs", "lifecycle"))
     server: ServerSettings = field(default_factory=ServerSettings)
+    # -- capture for labelling (golemline.capture; docs/calibration.md): off unless capture_dir is given ----------
+    capture_dir: str | None = field(default=None, metadata=_opt(
+        "keep served audio and verdicts as an audiofolder dataset for labelling: a folder or fsspec URL (s3://...); "
+        "default: off", "capture"))
+    capture_rate: float = field(default=1.0, metadata=_opt("share of requests captured (0 < rate <= 1)",
+                                                           "capture"))
+    capture_verdicts: str = field(default="accepted,rejected", metadata=_opt(
+        "verdicts to capture: accepted, rejected, or one stage's refusals (rejected:scribe, rejected:interpreter, "
+        "rejected:oracle), comma-separated", "capture"))
+    capture_max_files: int = field(default=1000, metadata=_opt("stop capturing at this many audio files",
+                                                               "capture"))
+    capture_max_bytes: int = field(default=100 * 1024 * 1024, metadata=_opt(
+        "stop capturing when the audio would exceed this many bytes", "capture"))
 
     def __post_init__(self) -> None:
+        from golemline import capture
+
+        capture.check(self.capture_rate, self.capture_verdicts, self.capture_max_files, self.capture_max_bytes)
         if self.profile not in PROFILES:
             raise ConfigError(f"unknown profile {self.profile!r}: choose one of {', '.join(PROFILES)}")
         if self.policy not in POLICIES:

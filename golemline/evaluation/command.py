@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from golemline.errors import ConfigError
-from golemline.evaluation import calibrate, compare, corpus, report, signals, stability
+from golemline.evaluation import calibrate, compare, corpus, dataset, report, signals, stability
 from golemline.settings import GatingPolicy, Settings
 
 
@@ -78,24 +78,33 @@ def command_gate(args: argparse.Namespace, settings: Settings | None) -> int:
     if args.action == "fresh":
         assert settings is not None
         return command_fresh(args, settings)
-    cache = args.cache or corpus.default_cache(args.small)
-    if args.action == "corpus" or not getattr(args, "signals", None):
-        built = corpus.build(cache, small=args.small, with_human=not args.no_human, log=True)
-        _log(f"corpus: {len(built.cases)} cases in {cache}")
-        if args.action == "corpus":
-            return 0
-    assert settings is not None
-    rows = read_signals(args.signals) if args.signals else signals.record(built, settings, progress=_log)
-    if args.signals_out:
-        write_signals(args.signals_out, rows)
+    if args.action == "export-corpus":
+        return command_export_corpus(args)
+    if getattr(args, "data", None) is not None:
+        assert settings is not None
+        rows = data_rows(args, settings)
+    else:
+        cache = args.cache or corpus.default_cache(args.small)
+        if args.action == "corpus" or not getattr(args, "signals", None):
+            built = corpus.build(cache, small=args.small, with_human=not args.no_human, log=True)
+            _log(f"corpus: {len(built.cases)} cases in {cache}")
+            if args.action == "corpus":
+                return 0
+        assert settings is not None
+        rows = read_signals(args.signals) if args.signals else signals.record(built, settings, progress=_log)
     calibration_rows = [r for r in rows if r["split"] == "calibration"]
     heldout_rows = [r for r in rows if r["split"] == "heldout"]
     if not calibration_rows or not heldout_rows:
-        raise ConfigError("the recorded signals need both a calibration and a heldout split")
+        what = f"the dataset {args.data}" if getattr(args, "data", None) is not None else "the recorded signals"
+        raise ConfigError(f"{what} needs both a calibration and a heldout split")
     try:
         result = calibrate.calibrate(calibration_rows, settings.gating, args.max_wrong, args.delta)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    if getattr(args, "data", None) is not None:
+        too_small(calibration_rows, result, args.max_wrong, args.delta)
+    if args.signals_out:
+        write_signals(args.signals_out, rows)
     policy = result.policy(settings.gating)
     heldout = calibrate.Signals.of(heldout_rows, settings.gating)
     outcome = report.Outcome.of(heldout, result.thresholds)
@@ -113,10 +122,81 @@ def command_gate(args: argparse.Namespace, settings: Settings | None) -> int:
             else "golem gate calibrate"
         measured = (f"signals read from {args.signals}" if args.signals
                     else f"signals recorded by {signals.golems_measured(settings)}")
+        sources = (dataset.describe(rows, args.data) if getattr(args, "data", None) is not None
+                   else corpus.describe(rows))
         spread = stability.stability(calibration_rows, result.thresholds, heldout, settings.gating,
                                      args.max_wrong, args.delta)
         args.report.write_text(report.markdown(result, policy, heldout, len(calibration_rows),
-                                               corpus.describe(rows), png.name, command, measured, spread.summary(),
+                                               sources, png.name, command, measured, spread.summary(),
                                                report.ceiling_table(calib_signals, sorted({0.02, args.max_wrong}))))
         print(f"report written to {args.report} (plot {png})")
+    return 0
+
+
+# --- calibration on a user's dataset (`--data DIR`) and the built-in corpus as one (`export-corpus`) ---------------
+
+
+def _intent_names(args: argparse.Namespace) -> tuple[str, ...]:
+    """The intents a dataset row may name: the --intents file's, else the shipped domain's."""
+    from golemline.intents import IntentsError, IntentSet, resolve_intents
+
+    given = getattr(args, "intents", None)  # the settings' intents (GOLEM_INTENTS) once they carry them
+    if isinstance(given, IntentSet):
+        return given.names
+    try:
+        return resolve_intents(given).names
+    except IntentsError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def data_rows(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
+    """The dataset's calibration rows with their signals: read from --signals (matched by id), else measured by the
+    golems on the dataset's audio (degraded copies added with --augment). Every dataset fault is raised here,
+    before anything is written."""
+    data = dataset.read(args.data, _intent_names(args), check_files=not args.signals)
+    rows = dataset.augmented(data.rows) if args.augment else data.rows
+    if args.signals:
+        return dataset.with_signals(dataset.Dataset(data.root, rows), read_signals(args.signals))
+    _log(f"dataset: {len(rows)} recordings in {args.data}")
+    return signals.record_rows(rows, lambda row: dataset.samples(data, row, settings.max_audio_seconds), settings,
+                               progress=_log)
+
+
+def too_small(calibration_rows: list[dict[str, Any]], result: calibrate.Calibration, max_wrong: float,
+              delta: float) -> None:
+    """Refuse a dataset whose testing half cannot hold enough accepted answers to certify the asked risk, rather
+    than write thresholds that refuse everything: the user learns how many answers it would take."""
+    needed = calibrate.fewest_to_certify(max_wrong, delta)
+    testing = int((~calibrate.halves(calibration_rows)).sum())
+    if result.chosen_index < 0 and testing < needed:
+        raise dataset.DatasetError(dataset.shortfall(len(calibration_rows), needed, max_wrong, delta))
+
+
+def command_export_corpus(args: argparse.Namespace) -> int:
+    """The built-in corpus as an audiofolder dataset (`golem gate calibrate --data` reads it back)."""
+    if args.out.exists() and any(args.out.iterdir()):
+        raise ConfigError(f"{args.out}: the folder is not empty (give a new folder for the dataset)")
+    if args.no_audio:
+        cases = [c for split in corpus.SPLITS for c in corpus.cases(split, args.small, not args.no_human)]
+        count = dataset.export_corpus(corpus.Corpus(args.out, cases), args.out, audio=False)
+    else:
+        cache = args.cache or corpus.default_cache(args.small)
+        built = corpus.build(cache, small=args.small, with_human=not args.no_human, log=True)
+        count = dataset.export_corpus(built, args.out)
+    print(f"{count} recordings written to {args.out} (metadata.csv{'' if args.no_audio else ' and audio'})")
+    return 0
+
+
+def command_capture(args: argparse.Namespace) -> int:
+    """`golem capture export-labelstudio DIR --out tasks.json` / `import-labelstudio export.json --data DIR`."""
+    from golemline.evaluation import labelstudio
+
+    names = _intent_names(args)
+    if args.action == "export-labelstudio":
+        config = labelstudio.export(args.data, args.out, names, args.audio_prefix)
+        print(f"{len(json.loads(args.out.read_text()))} tasks written to {args.out}; labelling interface: {config}")
+        return 0
+    written, unlabelled = labelstudio.import_export(args.export, args.data, names)
+    print(f"{written} labelled rows written to {args.data / 'metadata.csv'}"
+          + (f" ({unlabelled} unlabelled tasks left out)" if unlabelled else ""))
     return 0

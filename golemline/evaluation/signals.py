@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
+
 from golemline.audio import TARGET_RATE, Audio
 from golemline.domain import IntentRequest
 from golemline.evaluation.corpus import VERSION, Case, Corpus
@@ -85,15 +87,42 @@ def record(corpus: Corpus, settings: Settings, progress: Callable[[str], None] |
 
 def _batch(corpus: Corpus, cases: list[Case], scribe: Scribe, interpreter: Interpreter) -> list[dict[str, Any]]:
     audios = [Audio(samples=corpus.samples(c), source_rate=TARGET_RATE, source_channels=1) for c in cases]
+    return _measure([asdict(c) for c in cases], audios, scribe, interpreter)
+
+
+def record_rows(rows: list[dict[str, Any]], load: Callable[[dict[str, Any]], np.ndarray], settings: Settings,
+                progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """`record` for rows of a user's dataset (`golemline.evaluation.dataset`): `load` gives a row's 16 kHz audio.
+    Not cached: the dataset folder is the user's, and `--signals-out` keeps a recording on purpose."""
+    scribe, interpreter = Scribe(settings), Interpreter(settings)
+    scribe.load()
+    interpreter.load()
+    out: list[dict[str, Any]] = []
+    try:
+        for start in range(0, len(rows), BATCH):
+            if progress and start % (BATCH * 25) == 0:
+                progress(f"signals {start}/{len(rows)}")
+            part = rows[start:start + BATCH]
+            audios = [Audio(samples=load(r), source_rate=TARGET_RATE, source_channels=1) for r in part]
+            out += _measure(part, audios, scribe, interpreter)
+    finally:
+        scribe.unload()
+        interpreter.unload()
+    return out
+
+
+def _measure(bases: list[dict[str, Any]], audios: list[Audio], scribe: Scribe,
+             interpreter: Interpreter) -> list[dict[str, Any]]:
+    """One row per case: the case's own keys (`bases`), the measured signals and the ungated answer."""
     transcripts = scribe.run(audios)
     intents = interpreter.run([IntentRequest.create(t.text) if t.text.strip() else IntentRequest.create("-")
                                for t in transcripts])
     rows = []
-    for case, audio, transcript, intent in zip(cases, audios, transcripts, intents, strict=True):
-        rows.append({**asdict(case), "rms_dbfs": round(audio.rms_dbfs, 2), "duration_s": round(audio.duration_s, 3),
+    for case, audio, transcript, intent in zip(bases, audios, transcripts, intents, strict=True):
+        rows.append({**case, "rms_dbfs": round(audio.rms_dbfs, 2), "duration_s": round(audio.duration_s, 3),
                      "speech_ratio": speech_ratio(audio), "transcript": transcript.text,
                      "words": len(transcript.text.split()),
-                     "wer": word_error_rate(case.text, transcript.text) if case.text else None,
+                     "wer": word_error_rate(case["text"], transcript.text) if case["text"] else None,
                      "no_speech_prob": transcript.no_speech_prob, "avg_logprob": transcript.avg_logprob,
                      "min_token_logprob": transcript.min_token_logprob,
                      "compression_ratio": round(transcript.compression_ratio, 3),

@@ -6,9 +6,11 @@ the result shape are the same code `golem run` uses, so a served answer equals `
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from golemline import capture
 from golemline.pipeline import Chain
 from golemline.serving import metrics, requestlog
 from golemline.serving.adapter import SignedModel
@@ -29,6 +31,7 @@ class PipelineModel(SignedModel):
         self._local_ready = local_ready
         self.remotes_down = remotes_down  # "golem scribe at http://…" for each remote golem not ready now
         self.ready = True  # the transformer holds no weights of its own
+        self.capture = capture.from_settings(settings)  # None unless --capture-dir: capture is opt-in
 
     async def healthy(self) -> bool:
         """Ready when its local golems are and every remote golem answers ready: `/v2/models/pipeline/ready` and
@@ -57,6 +60,8 @@ class PipelineModel(SignedModel):
             observe_signals(result.as_dict())
         answers = [r.as_dict() for r in results]
         requestlog.record_results(answers, self.settings.server.log_transcripts)
+        if self.capture is not None:  # off the event loop: a slow store must not stall other requests
+            await asyncio.to_thread(self.capture.offer, payload.requests, answers)
         return Prepared(answers, payload.v2)
 
     async def postprocess(self, result: Any, headers: dict[str, str] | None = None,
