@@ -22,7 +22,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus")
 if TYPE_CHECKING:
     from golemline.pipeline import PipelineResult
 
-RUN_GROUPS = ("models", "runtime", "lifecycle", "gating")
+RUN_GROUPS = ("models", "oracle", "runtime", "lifecycle", "gating")
 SECTION_NAMES = ("batching", "lifecycle", "baseline", "dtype", "split", "nli", "transport", "golems", "plan", "windows",
                  "long", "mixed", "pipeline", "threads")
 """`golem bench` sections (golemline.bench.suite.SECTIONS; listed here so `--help` does not import torch)."""
@@ -57,6 +57,9 @@ def settings_options(*groups: str) -> argparse.ArgumentParser:
         parent.add_argument("--gating-config", type=Path, help="gate thresholds from a YAML file, as `golem gate "
                             "calibrate` writes it; --gate-* flags and GOLEM_GATE_* variables override single values "
                             f"[{GATING_CONFIG_ENV}]")
+    if "oracle" in groups:
+        parent.add_argument("--oracle-api-key-file", type=Path, help="openai Oracle backend: read the API key from "
+                            "this file [or GOLEM_ORACLE_API_KEY]; never a flag, which `ps` would show")
     if "server" in groups:
         parent.add_argument("--auth-token-file", type=Path, help="require `Authorization: Bearer <token>` on "
                             "inference endpoints, token read from this file [or GOLEM_AUTH_TOKEN]; at least 16 "
@@ -174,6 +177,12 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None 
             values["auth_token"] = token_file.read_text().strip()
         except OSError as exc:
             raise ConfigError(f"{token_file}: cannot read the auth token file ({exc.strerror})") from exc
+    key_file = getattr(args, "oracle_api_key_file", None)
+    if key_file is not None:
+        try:
+            values["oracle_api_key"] = key_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{key_file}: cannot read the Oracle API key file ({exc.strerror})") from exc
     # the gating file sets defaults; a GOLEM_GATE_* variable or a --gate-* flag still wins
     return Settings.from_env(environ, getattr(args, "gating_config", None)).with_overrides(**values)
 

@@ -1,5 +1,9 @@
-"""Oracle: reply generation with a causal LM (mission default ``distilgpt2``; offline default: the bundled
-GPT-2-architecture model trained by golemline, see README), prompted with transcript + intent.
+"""Oracle: transcript + intent → a reply, through one of three backends (docs/oracle.md):
+
+- ``causal-lm``: a local causal LM (mission default ``distilgpt2``; offline default: the bundled GPT-2-architecture
+  model trained by golemline, see README), prompted with transcript + intent;
+- ``templates``: the intent's replies from the intents file (`golemline.predictors.oracle_templates`);
+- ``openai``: any OpenAI-compatible chat completions server (`golemline.predictors.oracle_openai`).
 
 Generation is bounded (``max_new_tokens`` ≤ 256, the reply ends at the first newline) and deterministic when
 asked (greedy decoding when no seed is set; seeded sampling otherwise).
@@ -20,6 +24,8 @@ from golemline.predictors.base import (
     torch_dtype,
     torch_module_bytes,
 )
+from golemline.predictors.oracle_openai import OpenAIChat
+from golemline.predictors.oracle_templates import TemplateReplies
 from golemline.predictors.prompt import build_prompt
 from golemline.settings import Settings
 
@@ -126,4 +132,4 @@ class Oracle(Golem[ReplyRequest, Reply]):
     """Transcript + intent to a reply."""
 
     stage = "oracle"
-    backends = {"causal-lm": CausalLM}
+    backends = {"causal-lm": CausalLM, "templates": TemplateReplies, "openai": OpenAIChat}
