@@ -252,3 +252,22 @@ def test_an_oracle_endpoint_without_a_model_name_is_refused() -> None:
         render({"oracle": {"url": "http://vllm.llm.svc:8000/v1"}})
     with pytest.raises(helm_python.HelmValuesError):
         render({"oracle": {"url": "vllm:8000", "model": "m"}})  # not an http(s) URL
+
+
+def test_a_monolith_passes_the_oracle_endpoint_to_its_one_pod() -> None:
+    from golemline.settings import Settings
+
+    body = {"apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
+            "metadata": {"name": "p", "namespace": "ml", "uid": "u"},
+            "spec": {"mode": "monolith", "oracleApi": {"url": "http://llm:8000/v1", "model": "m",
+                                                       "apiKeySecret": "llm-key"}}}
+    validate(body)
+    [isvc] = build_inference_services(body)
+    validate(isvc)
+    env = {e["name"]: e for e in isvc["spec"]["predictor"]["containers"][0]["env"]}
+    assert env["GOLEM_ORACLE_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "llm-key", "key": "apiKey"}
+    settings = Settings.from_env({k: e["value"] for k, e in env.items() if k.startswith("GOLEM_") and "value" in e})
+    assert (settings.golems["oracle"].backend, settings.oracle_api_url) == ("openai", "http://llm:8000/v1")
+    body["spec"]["oracleApi"] = {"url": "http://llm:8000/v1"}  # no model: the CRD refuses it
+    with pytest.raises(Exception, match="model"):
+        validate(body)

@@ -67,6 +67,18 @@ def test_templates_refuse_an_intent_the_file_does_not_name() -> None:
         oracle("templates", HOME).run([ReplyRequest("Will it rain?", "weather")])
 
 
+def test_custom_intents_without_an_llm_get_the_templates_not_the_demo_model() -> None:
+    """The bundled GPT-2 knows the five demo intents only: with other intents it is never asked to reply."""
+    settings = Settings()
+    object.__setattr__(settings, "intents", HOME)
+    golem = Oracle(settings)
+    assert golem.spec.backend == "templates" and golem.weightless
+    assert Oracle(Settings()).spec.backend == "causal-lm"  # the demo intents keep the bundled model
+    own_model = Settings().with_overrides(oracle_model="distilgpt2")
+    object.__setattr__(own_model, "intents", HOME)
+    assert Oracle(own_model).spec.backend == "causal-lm"  # a model of the user's choice is the user's call
+
+
 def test_choose_reply_is_a_function_of_the_text() -> None:
     label = HOME.label("lights")
     assert choose_reply(ReplyRequest("Dim it.", "lights"), label) == choose_reply(ReplyRequest("Dim it.", "x"), label)

@@ -12,6 +12,8 @@ asked (greedy decoding when no seed is set; seeded sampling otherwise).
 from __future__ import annotations
 
 import time
+from concurrent.futures import Executor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,9 @@ from golemline.predictors.base import (
     torch_module_bytes,
 )
 from golemline.predictors.oracle_openai import OpenAIChat
-from golemline.predictors.oracle_templates import TemplateReplies
+from golemline.predictors.oracle_templates import TemplateReplies, intents_of
 from golemline.predictors.prompt import build_prompt
-from golemline.settings import Settings
+from golemline.settings import PROFILES, Settings
 
 
 class CausalLM(Backend[ReplyRequest, Reply]):
@@ -133,3 +135,10 @@ class Oracle(Golem[ReplyRequest, Reply]):
 
     stage = "oracle"
     backends = {"causal-lm": CausalLM, "templates": TemplateReplies, "openai": OpenAIChat}
+
+    def __init__(self, settings: Settings, forward_executor: Executor | None = None) -> None:
+        super().__init__(settings, forward_executor)
+        if self.spec == PROFILES["offline"]["oracle"] and not intents_of(settings).is_shipped:
+            # The bundled GPT-2 learned the five demo intents only: for anyone else's intents it would write a reply
+            # for an intent it never saw. Without an LLM configured, the intents file's own replies answer.
+            self.spec = replace(self.spec, backend="templates")
