@@ -22,7 +22,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus")
 if TYPE_CHECKING:
     from golemline.pipeline import PipelineResult
 
-RUN_GROUPS = ("models", "runtime", "lifecycle", "gating", "capture")
+RUN_GROUPS = ("models", "oracle", "runtime", "lifecycle", "gating", "capture")
 SECTION_NAMES = ("batching", "lifecycle", "baseline", "dtype", "split", "nli", "transport", "golems", "plan", "windows",
                  "long", "mixed", "pipeline", "threads")
 """`golem bench` sections (golemline.bench.suite.SECTIONS; listed here so `--help` does not import torch)."""
@@ -60,6 +60,9 @@ def settings_options(*groups: str) -> argparse.ArgumentParser:
     if "capture" in groups and "server" not in groups:  # `golem run`: transcripts into captured rows only
         parent.add_argument("--log-transcripts", dest="log_transcripts", type=_flag_type(_option("log_transcripts")),
                             metavar="true|false", help="with --capture-dir: keep transcripts in the captured rows")
+    if "oracle" in groups:
+        parent.add_argument("--oracle-api-key-file", type=Path, help="openai Oracle backend: read the API key from "
+                            "this file [or GOLEM_ORACLE_API_KEY]; never a flag, which `ps` would show")
     if "server" in groups:
         parent.add_argument("--auth-token-file", type=Path, help="require `Authorization: Bearer <token>` on "
                             "inference endpoints, token read from this file [or GOLEM_AUTH_TOKEN]; at least 16 "
@@ -172,7 +175,20 @@ def build_parser() -> argparse.ArgumentParser:
     train = actions.add_parser("train-oracle", help="retrain the bundled offline Oracle reproducibly")
     train.add_argument("--output", type=Path, required=True, help="directory to write the trained model to")
     train.add_argument("--steps", type=int, help="training steps (default: the bundled model's recipe)")
+    _refuse_abbreviations(parser)
     return parser
+
+
+def _refuse_abbreviations(parser: argparse.ArgumentParser) -> None:
+    """Every (sub)command takes options by their full names only.
+
+    Why: argparse accepts any unambiguous prefix, so `--oracle-api-key sk-...` would be read as
+    `--oracle-api-key-file sk-...`, putting the secret in `ps` and in the error message."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _refuse_abbreviations(sub)
 
 
 def _dataset_options(calibrate: argparse.ArgumentParser, gate_actions: Any,
@@ -219,6 +235,12 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None 
             values["auth_token"] = token_file.read_text().strip()
         except OSError as exc:
             raise ConfigError(f"{token_file}: cannot read the auth token file ({exc.strerror})") from exc
+    key_file = getattr(args, "oracle_api_key_file", None)
+    if key_file is not None:
+        try:
+            values["oracle_api_key"] = key_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{key_file}: cannot read the Oracle API key file ({exc.strerror})") from exc
     # the gating file sets defaults; a GOLEM_GATE_* variable or a --gate-* flag still wins
     return Settings.from_env(environ, getattr(args, "gating_config", None)).with_overrides(**values)
 

@@ -27,7 +27,7 @@ POLICIES = ("resident", "sequential", "lru")
 DTYPES = ("auto", "fp32", "fp16", "bf16", "int8")
 DEVICES = ("cpu", "cuda", "auto")
 BACKENDS = {"scribe": ("ctranslate2", "transformers"), "interpreter": ("embedding", "nli"),
-            "oracle": ("causal-lm",)}
+            "oracle": ("causal-lm", "templates", "openai")}
 ENV_PREFIX = "GOLEM_"
 GATING_CONFIG_ENV = f"{ENV_PREFIX}GATING_CONFIG"
 
@@ -169,6 +169,19 @@ class Settings:
     max_new_tokens: int = field(default=40, metadata=_opt("upper bound on reply length (1..256)", "runtime"))
     seed: int | None = field(default=None, metadata=_opt("sample replies with this seed (default: greedy)",
                                                          "runtime"))
+    # The openai Oracle backend (docs/oracle.md): any OpenAI-compatible chat completions server (vLLM, KServe's
+    # Hugging Face runtime, llama.cpp, `transformers serve`). Not `--oracle-url`: that names a remote golem in split
+    # mode. `--oracle-model` is the model name the server serves.
+    oracle_api_url: str | None = field(default=None, metadata=_opt(
+        "openai Oracle backend: base URL of an OpenAI-compatible server, e.g. http://vllm:8000/v1", "oracle"))
+    oracle_api_timeout_s: float = field(default=30.0, metadata=_opt(
+        "openai Oracle backend: seconds one chat completion may take (then 504 naming the oracle)", "oracle"))
+    oracle_api_retries: int = field(default=2, metadata=_opt(
+        "openai Oracle backend: extra attempts after a refused connection or an HTTP 429/5xx (not after a "
+        "timeout)", "oracle"))
+    # Never a flag (`ps` would show it): GOLEM_ORACLE_API_KEY or --oracle-api-key-file. Kept out of repr.
+    oracle_api_key: str | None = field(default=None, repr=False, metadata=_opt(
+        "openai Oracle backend: API key sent as a bearer token", "oracle", flag=False))
     max_audio_seconds: float = field(default=60.0, metadata=_opt("longest audio accepted (then 413)", "runtime"))
     max_audio_bytes: int = field(default=25 * 1024 * 1024, metadata=_opt("largest audio file accepted (then "
                                                                          "413)", "runtime"))
@@ -218,6 +231,7 @@ class Settings:
         for name, spec in self.golems.items():
             if name not in BACKENDS or spec.backend not in BACKENDS[name]:
                 raise ConfigError(f"{name}: unknown backend {spec.backend!r}; known: {', '.join(BACKENDS[name])}")
+        self._check_oracle_api()
         if not 1 <= self.max_new_tokens <= 256:
             raise ConfigError("max_new_tokens must be between 1 and 256 (replies are bounded)")
         if self.gpu_hourly_price < 0:
@@ -232,6 +246,25 @@ class Settings:
         if not windows or list(windows) != sorted(set(windows)) or not all(2 <= w <= 30 for w in windows):
             raise ConfigError(f"scribe_windows_s {','.join(f'{w:g}' for w in windows) or '(empty)'}: give distinct "
                               "windows between 2 and 30 seconds, smallest first, e.g. 10,20,30")
+
+    def _check_oracle_api(self) -> None:
+        """The openai Oracle backend needs a server and a model name; the other settings need sane bounds."""
+        if self.oracle_api_timeout_s <= 0:
+            raise ConfigError("oracle_api_timeout_s must be a positive number of seconds")
+        if not 0 <= self.oracle_api_retries <= 10:
+            raise ConfigError("oracle_api_retries must be between 0 and 10")
+        url = self.oracle_api_url
+        if url is not None and not re.match(r"^https?://[^/\s]+", url):
+            raise ConfigError(f"oracle_api_url {url!r} is not an http(s) URL such as http://vllm:8000/v1")
+        spec = self.golems.get("oracle")
+        if spec is None or spec.backend != "openai":
+            return
+        if not url:
+            raise ConfigError("the openai Oracle backend needs the server's address: give --oracle-api-url "
+                              "(GOLEM_ORACLE_API_URL), e.g. http://vllm:8000/v1")
+        if spec.model.startswith("package:"):
+            raise ConfigError(f"the openai Oracle backend sends --oracle-model to its server, and {spec.model!r} is "
+                              "a bundled weights folder: give the model name the server serves (GOLEM_ORACLE_MODEL)")
 
     @property
     def resolved_device(self) -> str:

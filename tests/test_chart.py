@@ -193,3 +193,81 @@ def test_an_example_that_sets_thresholds_sets_the_shipped_calibration(example: s
     shipped = yaml.safe_load((CHART.parents[1] / "docs" / "gating.yaml").read_text())["pipeline"]["spec"]["gating"]
     pinned = EXAMPLES[example].get("pipeline", {}).get("spec", {}).get("gating", {})
     assert {name: shipped[name] for name in pinned} == pinned
+
+
+# -- the Oracle as an OpenAI-compatible server (docs/oracle.md) ---------------------------------------------------
+def _oracle_env(values: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """Render `values`, reconcile the GolemPipeline as the operator would; → (its spec, every InferenceService the
+    chart and the operator produce, the oracle golem's environment)."""
+    docs = render(values)
+    [pipeline] = kinds(docs, "GolemPipeline")
+    pipeline["metadata"]["uid"] = "uid-from-the-api-server"
+    services = [*kinds(docs, "InferenceService"), *build_inference_services(pipeline)]
+    for doc in [pipeline, *services]:
+        validate(doc)
+    [oracle] = [s for s in services if s["metadata"]["name"].endswith("-oracle")]
+    return pipeline["spec"], services, {e["name"]: e for e in oracle["spec"]["predictor"]["containers"][0]["env"]}
+
+
+def test_the_oracle_can_be_an_external_endpoint() -> None:
+    from golemline.settings import Settings
+
+    values = {"oracle": {"url": "http://vllm.llm.svc:8000/v1", "model": "meta-llama/Llama-3.2-1B-Instruct",
+                         "apiKeySecret": "llm-key", "timeoutS": 12, "retries": 1}}
+    spec, services, env = _oracle_env(values)
+    assert spec["oracleApi"] == {"url": "http://vllm.llm.svc:8000/v1", "model": "meta-llama/Llama-3.2-1B-Instruct",
+                                 "apiKeySecret": "llm-key", "timeoutS": 12, "retries": 1}
+    assert env["GOLEM_ORACLE_API_KEY"]["valueFrom"] == {"secretKeyRef": {"name": "llm-key", "key": "apiKey"}}
+    plain = {name: e["value"] for name, e in env.items() if "value" in e and name.startswith("GOLEM_")}
+    settings = Settings.from_env({**plain, "GOLEM_ORACLE_API_KEY": "sk-from-the-secret"})
+    assert (settings.golems["oracle"].backend, settings.golems["oracle"].model) == \
+        ("openai", "meta-llama/Llama-3.2-1B-Instruct")
+    assert (settings.oracle_api_url, settings.oracle_api_timeout_s, settings.oracle_api_retries) == \
+        ("http://vllm.llm.svc:8000/v1", 12.0, 1)
+    [oracle] = [s for s in services if s["metadata"]["name"].endswith("-oracle")]
+    limits = oracle["spec"]["predictor"]["containers"][0]["resources"]["limits"]
+    assert not any(name.endswith("/gpu") for name in limits)  # a client of the LLM server needs no GPU
+    assert not [s for s in services if s["metadata"]["name"].endswith("-oracle-llm")]
+    assert "GOLEM_ORACLE_API_URL" not in str(_oracle_env({})[2])  # without oracle values, today's Oracle
+
+
+def test_the_oracle_can_be_an_inference_service_of_the_hugging_face_runtime_on_a_gpu_pool() -> None:
+    spec, services, env = _oracle_env(EXAMPLES["llm-oracle"])
+    [llm] = [s for s in services if s["metadata"]["name"].endswith("-oracle-llm")]
+    predictor = llm["spec"]["predictor"]
+    model = predictor["model"]
+    assert model["modelFormat"] == {"name": "huggingface"}
+    assert model["storageUri"] == "hf://Qwen/Qwen2.5-0.5B-Instruct"
+    assert model["args"][0] == "--model_name=qwen2-5-0-5b-instruct"
+    assert model["resources"]["limits"]["nvidia.com/gpu"] == 1 == model["resources"]["requests"]["nvidia.com/gpu"]
+    assert predictor["nodeSelector"] == {"node-pool": "gpu-l4"}
+    assert spec["oracleApi"]["url"] == \
+        f"http://{llm['metadata']['name']}-predictor.ml.svc.cluster.local/openai/v1"
+    assert env["GOLEM_ORACLE_API_URL"]["value"] == spec["oracleApi"]["url"]
+    assert env["GOLEM_ORACLE_BACKEND"]["value"] == "openai" and "GOLEM_ORACLE_API_KEY" not in env
+
+
+def test_an_oracle_endpoint_without_a_model_name_is_refused() -> None:
+    with pytest.raises(Exception, match="oracle.model is required"):
+        render({"oracle": {"url": "http://vllm.llm.svc:8000/v1"}})
+    with pytest.raises(helm_python.HelmValuesError):
+        render({"oracle": {"url": "vllm:8000", "model": "m"}})  # not an http(s) URL
+
+
+def test_a_monolith_passes_the_oracle_endpoint_to_its_one_pod() -> None:
+    from golemline.settings import Settings
+
+    body = {"apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
+            "metadata": {"name": "p", "namespace": "ml", "uid": "u"},
+            "spec": {"mode": "monolith", "oracleApi": {"url": "http://llm:8000/v1", "model": "m",
+                                                       "apiKeySecret": "llm-key"}}}
+    validate(body)
+    [isvc] = build_inference_services(body)
+    validate(isvc)
+    env = {e["name"]: e for e in isvc["spec"]["predictor"]["containers"][0]["env"]}
+    assert env["GOLEM_ORACLE_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "llm-key", "key": "apiKey"}
+    settings = Settings.from_env({k: e["value"] for k, e in env.items() if k.startswith("GOLEM_") and "value" in e})
+    assert (settings.golems["oracle"].backend, settings.oracle_api_url) == ("openai", "http://llm:8000/v1")
+    body["spec"]["oracleApi"] = {"url": "http://llm:8000/v1"}  # no model: the CRD refuses it
+    with pytest.raises(Exception, match="model"):
+        validate(body)

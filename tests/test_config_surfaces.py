@@ -106,6 +106,7 @@ def test_cli_flags_are_the_settings_options() -> None:
 PASS_THROUGH = {
     "golemline/bench/loopback.py": "hands this process's environment to the servers it starts",
     "golemline/cli.py": "sets TOKENIZERS_PARALLELISM for the tokenizers library, which reads it itself",
+    "operator/golemline_operator/client.py": "reads KUBECONFIG, the Kubernetes convention, as the client would",
 }
 
 

@@ -105,6 +105,9 @@ def check_device(device: str, dtype: str) -> None:
 class Backend(ABC, Generic[RequestT, ResultT]):
     """One way of running a golem's model. Subclasses load weights from a local directory."""
 
+    weightless: ClassVar[bool] = False
+    """True for backends without local weights (`WeightlessBackend`)."""
+
     cpu_auto_dtype: ClassVar[str] = "fp32"
     """What `--dtype auto` means on the CPU. fp32 for torch models: dynamic int8 changed the Interpreter's intent on
     185 of 1,523 unchanged transcripts of the gating corpus (scores moved 0.04 on average), which no speed-up pays
@@ -166,6 +169,31 @@ class Backend(ABC, Generic[RequestT, ResultT]):
                     pass
 
 
+class WeightlessBackend(Backend[RequestT, ResultT]):
+    """A backend that holds no weights on this machine: replies from a file, or a model behind a remote API.
+
+    Why a class of its own: the lifecycle budgets and prefetches weights. A weightless backend reports 0 bytes
+    before and after loading, reads no files ahead and checks no device, so the budget, the sequential policy's
+    prefetch and `--device` never account for (or wait on) a model that is not here. Its golem's `model` setting is
+    a name, not a directory (the openai Oracle sends it to its server as the chat completion's `model`)."""
+
+    weightless: ClassVar[bool] = True
+
+    @classmethod
+    def dtype_for(cls, settings: Settings) -> str:
+        return "fp32"  # nothing is computed here; the value only keys the (zero) footprint
+
+    @classmethod
+    def estimate_bytes(cls, model_dir: Path, settings: Settings) -> int:
+        return 0
+
+    def memory_bytes(self) -> int:
+        return 0
+
+    def prefetch(self) -> None:
+        """Nothing to read ahead."""
+
+
 BackendFactory = type[Backend[Any, Any]]
 
 
@@ -198,8 +226,13 @@ class Golem(Generic[RequestT, ResultT]):
     def model_dir(self) -> Path:
         """Where the weights are; resolving it raises ModelNotFound with instructions when they are not."""
         if self._model_dir is None:
-            self._model_dir = resolve(self.spec.model)
+            self._model_dir = Path(self.spec.model) if self.weightless else resolve(self.spec.model)
         return self._model_dir
+
+    @property
+    def weightless(self) -> bool:
+        """True when the backend holds no local weights (the model is a name; nothing to resolve or budget)."""
+        return self.backends[self.spec.backend].weightless
 
     @property
     def footprint_key(self) -> str:
@@ -220,7 +253,8 @@ class Golem(Generic[RequestT, ResultT]):
     def load(self) -> None:
         if self._backend is not None:
             return
-        check_device(self.settings.resolved_device, self.dtype)
+        if not self.weightless:
+            check_device(self.settings.resolved_device, self.dtype)
         started = time.perf_counter()
         backend = self.backends[self.spec.backend](self.model_dir, self.settings)
         try:

@@ -1,5 +1,9 @@
-"""Oracle: reply generation with a causal LM (mission default ``distilgpt2``; offline default: the bundled
-GPT-2-architecture model trained by golemline, see README), prompted with transcript + intent.
+"""Oracle: transcript + intent → a reply, through one of three backends (docs/oracle.md):
+
+- ``causal-lm``: a local causal LM (mission default ``distilgpt2``; offline default: the bundled GPT-2-architecture
+  model trained by golemline, see README), prompted with transcript + intent;
+- ``templates``: the intent's replies from the intents file (`golemline.predictors.oracle_templates`);
+- ``openai``: any OpenAI-compatible chat completions server (`golemline.predictors.oracle_openai`).
 
 Generation is bounded (``max_new_tokens`` ≤ 256, the reply ends at the first newline) and deterministic when
 asked (greedy decoding when no seed is set; seeded sampling otherwise).
@@ -8,6 +12,8 @@ asked (greedy decoding when no seed is set; seeded sampling otherwise).
 from __future__ import annotations
 
 import time
+from concurrent.futures import Executor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +26,10 @@ from golemline.predictors.base import (
     torch_dtype,
     torch_module_bytes,
 )
+from golemline.predictors.oracle_openai import OpenAIChat
+from golemline.predictors.oracle_templates import TemplateReplies, intents_of
 from golemline.predictors.prompt import build_prompt
-from golemline.settings import Settings
+from golemline.settings import PROFILES, Settings
 
 
 class CausalLM(Backend[ReplyRequest, Reply]):
@@ -126,4 +134,11 @@ class Oracle(Golem[ReplyRequest, Reply]):
     """Transcript + intent to a reply."""
 
     stage = "oracle"
-    backends = {"causal-lm": CausalLM}
+    backends = {"causal-lm": CausalLM, "templates": TemplateReplies, "openai": OpenAIChat}
+
+    def __init__(self, settings: Settings, forward_executor: Executor | None = None) -> None:
+        super().__init__(settings, forward_executor)
+        if self.spec == PROFILES["offline"]["oracle"] and not intents_of(settings).is_shipped:
+            # The bundled GPT-2 learned the five demo intents only: for anyone else's intents it would write a reply
+            # for an intent it never saw. Without an LLM configured, the intents file's own replies answer.
+            self.spec = replace(self.spec, backend="templates")

@@ -87,7 +87,18 @@ def _golem_env(spec: dict[str, Any], golem: str) -> dict[str, Any]:
         env[f"GOLEM_{golem.upper()}_MODEL"] = config["model"]
     if config.get("backend"):
         env[f"GOLEM_{golem.upper()}_BACKEND"] = config["backend"]
+    if golem == "oracle":
+        env.update(_oracle_api_env(spec))
     return env
+
+
+def _oracle_api_env(spec: dict[str, Any]) -> dict[str, Any]:
+    """`oracleApi` → the `openai` Oracle backend's settings (the key comes from its Secret, see `_predictor`)."""
+    api = spec.get("oracleApi")
+    if not api:
+        return {}
+    return {"GOLEM_ORACLE_BACKEND": "openai", "GOLEM_ORACLE_MODEL": api["model"], "GOLEM_ORACLE_API_URL": api["url"],
+            "GOLEM_ORACLE_API_TIMEOUT_S": api.get("timeoutS"), "GOLEM_ORACLE_API_RETRIES": api.get("retries")}
 
 
 def _resources(workload: dict[str, Any], gpu_default: int) -> dict[str, Any]:
@@ -138,6 +149,9 @@ def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], 
     if auth:
         env_list.append({"name": "GOLEM_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {
             "name": spec["authSecretName"], "key": "token"}}})
+    if "GOLEM_ORACLE_API_URL" in env and (spec.get("oracleApi") or {}).get("apiKeySecret"):
+        env_list.append({"name": "GOLEM_ORACLE_API_KEY", "valueFrom": {"secretKeyRef": {
+            "name": spec["oracleApi"]["apiKeySecret"], "key": "apiKey"}}})
     container = {
         "name": "kserve-container",
         "image": f"{image.get('repository', 'ghcr.io/golemline/golemline')}:{image.get('tag', '0.1.0')}",
@@ -242,7 +256,8 @@ def build_inference_services(body: dict[str, Any]) -> list[dict[str, Any]]:
     for golem in GOLEMS:
         workload = (spec.get("golems") or {}).get(golem) or {}
         env = {**common, **_golem_env(spec, golem)}
-        predictor = _predictor(spec, workload, ["--golem", golem], env, 1, auth, dtype_of=golem)
+        gpu_default = 0 if golem == "oracle" and spec.get("oracleApi") else 1  # a client of an LLM server
+        predictor = _predictor(spec, workload, ["--golem", golem], env, gpu_default, auth, dtype_of=golem)
         services.append(_autoscale(spec, workload, _isvc(body, isvc_names[golem], golem, predictor)))
     transformer = spec.get("transformer") or {}
     urls = {f"GOLEM_{g.upper()}_URL": predictor_url(isvc_names[g], namespace) for g in GOLEMS}

@@ -38,7 +38,8 @@ def configuration() -> k8s.Configuration:
     try:
         k8s_config.load_kube_config(config_file=path, client_configuration=config)
     except (k8s_config.ConfigException, OSError) as error:
-        raise ConfigurationMissing(f"no service account and no usable kube config at {path} ({error})") from None
+        raise ConfigurationMissing(f"no Kubernetes configuration found: no service account, and no usable kube config "
+                                   f"at {path} ({str(error).strip().splitlines()[0]})") from None
     return config
 
 

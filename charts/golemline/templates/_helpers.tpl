@@ -57,3 +57,18 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* The InferenceService of KServe's Hugging Face LLM runtime that serves the Oracle (oracle.inferenceService). */}}
+{{- define "golemline.oracleLlmName" -}}
+{{- printf "%s-oracle-llm" (include "golemline.fullname" .) | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The Oracle's OpenAI-compatible endpoint: the rendered LLM InferenceService's (KServe serves the OpenAI API under
+/openai/v1), else oracle.url; empty when the Oracle runs its own model. */}}
+{{- define "golemline.oracleUrl" -}}
+{{- if .Values.oracle.inferenceService.enabled -}}
+{{- printf "http://%s-predictor.%s.svc.cluster.local/openai/v1" (include "golemline.oracleLlmName" .) .Release.Namespace -}}
+{{- else -}}
+{{- .Values.oracle.url -}}
+{{- end -}}
+{{- end -}}
