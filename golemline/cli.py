@@ -59,8 +59,8 @@ def settings_options(*groups: str) -> argparse.ArgumentParser:
                             f"[{GATING_CONFIG_ENV}]")
     if "server" in groups:
         parent.add_argument("--auth-token-file", type=Path, help="require `Authorization: Bearer <token>` on "
-                            "inference endpoints, token read from this file [or GOLEM_AUTH_TOKEN]; at least 16 "
-                            "characters")
+                            "every endpoint but the probes, /metrics and the API description, token read from this "
+                            "file [or GOLEM_AUTH_TOKEN]; at least 16 characters")
     return parent
 
 

@@ -8,7 +8,6 @@ background, so `/v2/health/ready` and `/v2/models/{name}/ready` answer false unt
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
 import signal
@@ -27,7 +26,6 @@ from kserve.model_repository import ModelRepository
 from kserve.model_server import FASTAPI_APP_IMPORT_STRING
 from kserve.model_server import app as kserve_app
 from kserve.protocol.dataplane import DataPlane
-from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 from kserve.protocol.rest.server import RESTServer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,11 +36,13 @@ from golemline.pipeline import STAGES, Chain, StageCaller, build_golems
 from golemline.predictors.base import Golem
 from golemline.requestid import RequestIdFilter
 from golemline.serving import metrics
+from golemline.serving.access import AccessGuard
 from golemline.serving.adapter import GolemModel
 from golemline.serving.batching import MicroBatcher
 from golemline.serving.pipeline_model import PipelineModel
 from golemline.serving.protocol import binary_request
 from golemline.serving.remote import RemoteGolem
+from golemline.serving.repository import GolemRepositoryExtension
 from golemline.serving.requestlog import RequestIds
 from golemline.settings import Settings
 
@@ -235,7 +235,8 @@ _app_configured = False
 
 
 def configure_app(settings: Settings) -> None:
-    """Add golemline's error mapping, body limit and latency metric to KServe's FastAPI app (once)."""
+    """Add golemline's error mapping, body limit, latency metric and access guard to KServe's FastAPI app
+    (once)."""
     global _app_configured
     if _app_configured:
         return
@@ -254,41 +255,10 @@ def configure_app(settings: Settings) -> None:
     kserve_app.add_middleware(JsonUnlessBinary)
     kserve_app.add_middleware(RequestIds, model_path=MODEL_PATH)
     kserve_app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
-    if settings.server.auth_token:
-        kserve_app.add_middleware(BearerAuth, token=settings.server.auth_token)
+    # Added last, so outermost: nothing answers an anonymous caller before the token is checked.
+    kserve_app.add_middleware(AccessGuard, token=settings.server.auth_token,
+                              repository_api=settings.server.model_repository_api)
     _app_configured = True
-
-
-PROBE_PATH = re.compile(r"^/v2/models/[^/:]+/ready$|^/v1/models/[^/:]+$")
-"""Per-model readiness (V2 `…/ready`, V1's status `GET /v1/models/{m}`): probes, open like /v2/health/*."""
-
-
-class BearerAuth:
-    """`Authorization: Bearer <token>` on inference and metadata endpoints; health and readiness probes (server and
-    per model) and /metrics stay open for Kubernetes and Prometheus: missing → 401, wrong → 403. Constant-time
-    comparison; the token is never logged."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.expected = token.encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        is_probe = scope.get("method") == "GET" and PROBE_PATH.match(path)
-        if scope["type"] != "http" or not MODEL_PATH.match(path) or is_probe:
-            await self.app(scope, receive, send)
-            return
-        header = dict(scope.get("headers", [])).get(b"authorization", b"")
-        scheme, _, given = header.partition(b" ")
-        if not header or scheme.lower() != b"bearer":
-            response = JSONResponse({"error": "missing bearer token: send `Authorization: Bearer <token>`"},
-                                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        elif not hmac.compare_digest(given.strip(), self.expected):
-            response = JSONResponse({"error": "invalid bearer token"}, status_code=403)
-        else:
-            await self.app(scope, receive, send)
-            return
-        await response(scope, receive, send)
 
 
 def _lifecycle_recorder(device: str) -> Any:
@@ -446,8 +416,9 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
     for model in deployment.models:
         repository.update(model)
     dataplane = GolemDataPlane(repository, load_error=lambda: deployment.load_error)
-    rest = GolemRESTServer(FASTAPI_APP_IMPORT_STRING, dataplane, ModelRepositoryExtension(model_registry=repository),
-                           settings.server.http_port, grace_period=10)
+    rest = GolemRESTServer(FASTAPI_APP_IMPORT_STRING, dataplane,
+                           GolemRepositoryExtension(repository, deployment.models), settings.server.http_port,
+                           grace_period=10)
     rest.config.host = settings.server.host  # KServe hard-codes 0.0.0.0
     _check_port_free(settings.server.host, settings.server.http_port)
     # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal to the handler that was
@@ -459,7 +430,7 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
         _check_port_free(settings.server.host, settings.server.grpc_port)
 
         def grpc() -> Any:  # built inside the event loop that will run it
-            return build_grpc_server(settings, dataplane, ModelRepositoryExtension(model_registry=repository))
+            return build_grpc_server(settings, dataplane, GolemRepositoryExtension(repository, deployment.models))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: sys.exit(0))
     threading.Thread(target=deployment.load, name="golem-loader", daemon=True).start()
