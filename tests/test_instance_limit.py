@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from golemline.errors import ConfigError, PayloadTooLarge
+from golemline.errors import ConfigError, InvalidInput, PayloadTooLarge
 from golemline.serving.protocol import SIGNATURES, instances_from
 from golemline.settings import Settings
 from tests.servers import Server, free_port, v1, v2, v2_results
@@ -32,6 +32,8 @@ def test_the_count_is_checked_before_any_instance_is_decoded() -> None:
         instances_from({"instances": [{"text": "x"}] * 5000}, "interpreter", fields, limit=64)
     instances, _ = instances_from({"instances": [{"text": "x"}] * 64}, "interpreter", fields, limit=64)
     assert len(instances) == 64
+    with pytest.raises(InvalidInput, match="'parameters' must be an object"):  # found by Schemathesis
+        instances_from({"instances": [{"text": "x"}], "parameters": [None]}, "interpreter", fields, limit=64)
 
 
 @pytest.fixture(scope="module")

@@ -169,6 +169,8 @@ def instances_from(payload: Any, model: str, fields: Mapping[str, bool],
     extra = set(payload) - {"instances", "parameters"}
     if extra:
         raise InvalidInput(f"{model}: unexpected top-level fields {sorted(extra)}")
+    if not isinstance(payload.get("parameters", {}), dict):
+        raise InvalidInput(f"{model}: 'parameters' must be an object")
     if not instances:
         raise InvalidInput(f"{model}: 'instances' is empty")
     check_instance_count(len(instances), model, limit)
