@@ -3,15 +3,20 @@ fuzzing a live server against it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from golemline.serving.openapi import document
 from golemline.settings import Settings
-from tests.servers import Server
+from tests.servers import Server, v1
 
+ROOT = Path(__file__).resolve().parent
+CONFIG = ROOT / "schemathesis.toml"
 TOKEN = "openapi-test-token-0123456789"
 
 
@@ -62,3 +67,17 @@ def test_the_served_document_is_golemlines(server: Server) -> None:
     response = httpx.post(f"{server.url}/v2/models/interpreter/infer", content=b"S\x00\xff\r",
                           headers={"content-type": "application/json"}, timeout=30)
     assert response.status_code == 400 and "error" in response.json()
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_nothing_then_a_good_request_still_succeeds(server: Server) -> None:
+    """Every Schemathesis check (two exceptions, argued in tests/schemathesis.toml), a fixed seed."""
+    command = [str(Path(sys.executable).parent / "schemathesis"), "--no-color", "--config-file", str(CONFIG), "run",
+               f"{server.url}/openapi.json", "--max-examples", "15", "--seed", "1", "--request-timeout", "60",
+               "--generation-database", "none"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    failures = proc.stdout[proc.stdout.find("FAILURES"):] if "FAILURES" in proc.stdout else proc.stdout
+    assert proc.returncode == 0, failures[:6000] + proc.stderr[-2000:]
+    assert "API Operations" in proc.stdout  # it ran
+    response = v1(server.url, "interpreter", [{"text": "play some jazz"}])
+    assert response.status_code == 200 and response.json()["predictions"][0]["labels"][0] == "music"

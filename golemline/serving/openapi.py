@@ -17,7 +17,8 @@ from golemline.labels import MAX_LABELS
 from golemline.settings import Settings
 
 ERROR = {"$ref": "#/components/schemas/Error"}
-NON_BLANK = r"\S"
+# At least one character Python does not strip (its whitespace includes \x1c-\x1f and \x85, ECMA's does not).
+NON_BLANK = r"[^\s\x1c-\x1f\x85]"
 _TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_CHARS, "pattern": NON_BLANK}
 INSTANCE_FIELDS: dict[str, dict[str, Any]] = {
     "text": _TEXT,
