@@ -65,8 +65,8 @@ def settings_options(*groups: str) -> argparse.ArgumentParser:
                             "this file [or GOLEM_ORACLE_API_KEY]; never a flag, which `ps` would show")
     if "server" in groups:
         parent.add_argument("--auth-token-file", type=Path, help="require `Authorization: Bearer <token>` on "
-                            "inference endpoints, token read from this file [or GOLEM_AUTH_TOKEN]; at least 16 "
-                            "characters")
+                            "every endpoint but the probes, /metrics and the API description, token read from this "
+                            "file [or GOLEM_AUTH_TOKEN]; at least 16 characters")
     return parent
 
 

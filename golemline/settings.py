@@ -108,6 +108,11 @@ class ServerSettings:
     max_batch_size: int = field(default=8, metadata=_opt("largest micro-batch (1 turns batching off)", "server"))
     max_latency_ms: float = field(default=10.0, metadata=_opt("how long a batch waits for company", "server"))
     max_queue: int = field(default=64, metadata=_opt("queued requests per golem before 429", "server"))
+    # None: the queue limit. A request with more instances than its golem's queue can ever hold would get 429
+    # "retry shortly" forever; over this limit it gets 413 at once, naming the limit.
+    max_instances: int | None = field(default=None, metadata=_opt(
+        "most instances in one request before 413 (default: --max-queue, the most a golem's queue can hold)",
+        "server"))
     max_body_bytes: int = field(default=32 * 1024 * 1024, metadata=_opt("largest request body before 413",
                                                                         "server"))
     stage_timeout_s: float = field(default=30.0, metadata=_opt("deadline for each remote golem call (then 504)",
@@ -121,10 +126,17 @@ class ServerSettings:
     interpreter_url: str | None = field(default=None, metadata=_opt("base URL of a remote interpreter server",
                                                                     "server"))
     oracle_url: str | None = field(default=None, metadata=_opt("base URL of a remote oracle server", "server"))
-    # Bearer token required on inference endpoints when set (GOLEM_AUTH_TOKEN or --auth-token-file; never a flag,
-    # which `ps` would show). Kept out of repr so it cannot reach a log line.
+    # KServe's model-repository API (load/unload a model by name) changes what the server serves: off unless asked
+    # for, and behind the token when one is set (docs/security.md).
+    model_repository_api: bool = field(default=False, metadata=_opt(
+        "serve KServe's model-repository API (/v2/repository/..., gRPC Repository*: load and unload models); "
+        "off: 404 / UNIMPLEMENTED", "server"))
+    # Bearer token required on every route but the probes, /metrics and the API description when set
+    # (GOLEM_AUTH_TOKEN or --auth-token-file; never a flag, which `ps` would show). Kept out of repr so it cannot
+    # reach a log line.
     auth_token: str | None = field(default=None, repr=False, metadata=_opt(
-        "bearer token required on inference endpoints (at least 16 characters)", "server", flag=False))
+        "bearer token required on every endpoint but the probes, /metrics and the API description (at least 16 "
+        "characters)", "server", flag=False))
 
     def __post_init__(self) -> None:
         if self.auth_token is not None and len(self.auth_token) < 16:
@@ -133,6 +145,9 @@ class ServerSettings:
             raise ConfigError("max_batch_size must be between 1 and 256")
         if self.max_queue < self.max_batch_size:
             raise ConfigError("max_queue must be at least max_batch_size")
+        if self.max_instances is not None and not 1 <= self.max_instances <= self.max_queue:
+            raise ConfigError(f"max_instances {self.max_instances} must be between 1 and max_queue "
+                              f"({self.max_queue}): a request the queue cannot hold could never be served")
         if self.canary_interval_s < 0:
             raise ConfigError("canary_interval_s must be 0 (off) or a positive number of seconds")
         if self.stage_timeout_s <= 0 or self.max_latency_ms < 0:
@@ -141,6 +156,11 @@ class ServerSettings:
             raise ConfigError(f"http_port {self.http_port} is not a TCP port (1..65535)")
         if not 0 <= self.grpc_port < 65536 or self.grpc_port == self.http_port:
             raise ConfigError(f"grpc_port {self.grpc_port} must be a TCP port other than http_port (or 0: off)")
+
+    @property
+    def instance_limit(self) -> int:
+        """The most instances one request may carry (`max_instances`, else the queue limit)."""
+        return self.max_instances if self.max_instances is not None else self.max_queue
 
     def url_of(self, golem: str) -> str | None:
         url: str | None = getattr(self, f"{golem}_url")

@@ -71,7 +71,8 @@ class GolemModel(SignedModel):
 
     async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
         """V1 dict or V2 InferRequest → validated typed requests (every input checked before any tensor)."""
-        instances, v2 = instances_from(payload, self.name, self.signature.inputs)
+        instances, v2 = instances_from(payload, self.name, self.signature.inputs,
+                                       self.golem.settings.server.instance_limit)
         return Prepared([parse_instance(self.name, instance, self.golem.settings) for instance in instances], v2)
 
     async def predict(self, payload: Any, headers: dict[str, str] | None = None,

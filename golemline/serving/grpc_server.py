@@ -3,15 +3,14 @@
 Same models, same validation and results as REST; what differs is the transport:
 - errors become gRPC status codes by their HTTP meaning (400 → INVALID_ARGUMENT, 404 → NOT_FOUND,
   413/429 → RESOURCE_EXHAUSTED, 503 → UNAVAILABLE, 504 → DEADLINE_EXCEEDED), with the same message;
-- auth is the `authorization: Bearer <token>` metadata entry (liveness and readiness stay open, as on REST);
+- access follows golemline.serving.access: the `authorization: Bearer <token>` metadata entry on every method but
+  the probes, and the model-repository methods UNIMPLEMENTED unless `--model-repository-api true`;
 - messages are limited to the REST body limit, so neither transport accepts what the other refuses.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections.abc import Awaitable, Callable
 from concurrent import futures
 from typing import Any
 
@@ -23,6 +22,7 @@ from kserve.protocol.grpc.servicer import InferenceServicer
 
 from golemline.errors import GolemlineError
 from golemline.serving import metrics
+from golemline.serving.access import GrpcAccessInterceptor
 from golemline.settings import Settings
 
 log = logging.getLogger("golemline.serve")
@@ -30,11 +30,6 @@ log = logging.getLogger("golemline.serve")
 STATUS_OF_HTTP = {400: grpc.StatusCode.INVALID_ARGUMENT, 404: grpc.StatusCode.NOT_FOUND,
                   413: grpc.StatusCode.RESOURCE_EXHAUSTED, 429: grpc.StatusCode.RESOURCE_EXHAUSTED,
                   503: grpc.StatusCode.UNAVAILABLE, 504: grpc.StatusCode.DEADLINE_EXCEEDED}
-OPEN_METHODS = ("/inference.GRPCInferenceService/ServerLive", "/inference.GRPCInferenceService/ServerReady",
-                "/inference.GRPCInferenceService/ModelReady")
-"""Probes, open like /v2/health/* and …/ready on REST."""
-
-
 class GolemlineStatusInterceptor(ExceptionToStatusInterceptor):
     """golemline's typed errors → the gRPC status of their HTTP meaning; KServe's own errors as KServe maps them."""
 
@@ -65,35 +60,11 @@ def _http_status(ex: Exception) -> int | None:
     return next((status for kind, status in kserve_statuses if isinstance(ex, kind)), None)
 
 
-class BearerAuthInterceptor(aio.ServerInterceptor):
-    """`authorization: Bearer <token>` metadata on every method but the probes (constant-time compare)."""
-
-    def __init__(self, token: str) -> None:
-        self.expected = token.encode()
-
-    async def intercept_service(self, continuation: Callable[[Any], Awaitable[Any]],
-                                handler_call_details: Any) -> Any:
-        if handler_call_details.method in OPEN_METHODS:
-            return await continuation(handler_call_details)
-        metadata = dict(handler_call_details.invocation_metadata or ())
-        scheme, _, given = str(metadata.get("authorization", "")).partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.expected):
-            return await continuation(handler_call_details)
-        code, message = ((grpc.StatusCode.UNAUTHENTICATED, "missing bearer token: send metadata "
-                          "`authorization: Bearer <token>`") if not given else
-                         (grpc.StatusCode.PERMISSION_DENIED, "invalid bearer token"))
-
-        async def refuse(request: Any, context: Any) -> None:
-            await context.abort(code, message)
-
-        return grpc.unary_unary_rpc_method_handler(refuse)
-
-
 def build_grpc_server(settings: Settings, dataplane: Any, repository_extension: Any) -> aio.Server:
     """An asyncio gRPC server with KServe's servicer, golemline's error mapping, auth and message limits."""
-    interceptors: list[aio.ServerInterceptor] = [GolemlineStatusInterceptor()]
-    if settings.server.auth_token:
-        interceptors.insert(0, BearerAuthInterceptor(settings.server.auth_token))
+    interceptors: list[aio.ServerInterceptor] = [
+        GrpcAccessInterceptor(settings.server.auth_token, settings.server.model_repository_api),
+        GolemlineStatusInterceptor()]
     limit = settings.server.max_body_bytes
     server = aio.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors,
                         options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit)])

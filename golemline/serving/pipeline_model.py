@@ -42,7 +42,8 @@ class PipelineModel(SignedModel):
         return self._local_ready()
 
     async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
-        instances, v2 = instances_from(payload, self.name, self.signature.inputs)
+        instances, v2 = instances_from(payload, self.name, self.signature.inputs,
+                                       self.settings.server.instance_limit)
         prefix = (v2.id if v2 is not None and v2.id else "request")
         decoded = [(f"{prefix}[{i}]", audio_instance(instance, self.settings, self.name))
                    for i, instance in enumerate(instances)]

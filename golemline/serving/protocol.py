@@ -19,7 +19,7 @@ from typing import Any
 from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse, RequestedOutput
 
 from golemline.audio import Audio, decode
-from golemline.errors import InvalidInput
+from golemline.errors import InvalidInput, PayloadTooLarge
 from golemline.settings import Settings
 
 JSON_FIELDS = {"labels"}  # V2 fields whose BYTES elements hold JSON
@@ -96,8 +96,18 @@ def _text(value: Any, model: str, name: str) -> str:
     raise InvalidInput(f"{model}: input '{name}' elements must be strings, not {type(value).__name__}")
 
 
-def instances_from(payload: Any, model: str, fields: Mapping[str, bool]) -> tuple[list[Any], InferRequest | None]:
-    """Turn a V1 dict or a V2 InferRequest into JSON-like instances. `fields`: name → required."""
+def check_instance_count(count: int, model: str, limit: int | None) -> None:
+    """More instances than `limit` is 413 naming the per-request limit: the golem's queue could never hold them,
+    so 429 "retry shortly" would be a promise no retry can keep."""
+    if limit is not None and count > limit:
+        raise PayloadTooLarge(f"{model}: {count} instances in one request exceed the per-request limit of {limit} "
+                              "(--max-instances); split the request into smaller ones")
+
+
+def instances_from(payload: Any, model: str, fields: Mapping[str, bool],
+                   limit: int | None = None) -> tuple[list[Any], InferRequest | None]:
+    """Turn a V1 dict or a V2 InferRequest into JSON-like instances. `fields`: name → required; `limit`: the most
+    instances one request may carry (checked before any instance is decoded)."""
     if isinstance(payload, InferRequest):
         columns: dict[str, list[Any]] = {}
         for tensor in payload.inputs:
@@ -125,8 +135,10 @@ def instances_from(payload: Any, model: str, fields: Mapping[str, bool]) -> tupl
         if len(sizes) != 1 or 0 in sizes:
             raise InvalidInput(f"{model}: all inputs need the same non-zero length, got "
                                f"{ {k: len(v) for k, v in columns.items()} }")
+        count = sizes.pop()
+        check_instance_count(count, model, limit)
         rows = []
-        for i in range(sizes.pop()):
+        for i in range(count):
             row: dict[str, Any] = {}
             for name, values in columns.items():
                 value = values[i]
@@ -157,8 +169,11 @@ def instances_from(payload: Any, model: str, fields: Mapping[str, bool]) -> tupl
     extra = set(payload) - {"instances", "parameters"}
     if extra:
         raise InvalidInput(f"{model}: unexpected top-level fields {sorted(extra)}")
+    if not isinstance(payload.get("parameters", {}), dict):
+        raise InvalidInput(f"{model}: 'parameters' must be an object")
     if not instances:
         raise InvalidInput(f"{model}: 'instances' is empty")
+    check_instance_count(len(instances), model, limit)
     return instances, None
 
 

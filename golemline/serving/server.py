@@ -8,7 +8,6 @@ background, so `/v2/health/ready` and `/v2/models/{name}/ready` answer false unt
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
 import signal
@@ -27,7 +26,6 @@ from kserve.model_repository import ModelRepository
 from kserve.model_server import FASTAPI_APP_IMPORT_STRING
 from kserve.model_server import app as kserve_app
 from kserve.protocol.dataplane import DataPlane
-from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 from kserve.protocol.rest.server import RESTServer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,12 +35,14 @@ from golemline.lifecycle import LifecycleManager, ManagedGolem
 from golemline.pipeline import STAGES, Chain, StageCaller, build_golems
 from golemline.predictors.base import Golem
 from golemline.requestid import RequestIdFilter
-from golemline.serving import metrics
+from golemline.serving import metrics, openapi
+from golemline.serving.access import AccessGuard
 from golemline.serving.adapter import GolemModel
 from golemline.serving.batching import MicroBatcher
 from golemline.serving.pipeline_model import PipelineModel
 from golemline.serving.protocol import binary_request
 from golemline.serving.remote import RemoteGolem
+from golemline.serving.repository import GolemRepositoryExtension
 from golemline.serving.requestlog import RequestIds
 from golemline.settings import Settings
 
@@ -131,6 +131,26 @@ class JsonUnlessBinary:
         await self.app(scope, receive, send)
 
 
+class DocumentedMethods:
+    """A method the OpenAPI document does not give a path is 405 with `Allow` listing the ones it does. Starlette
+    matches route patterns in order, so `GET /v1/models/m:predict` reached V1's status route `/v1/models/{m}` (a
+    404 for a model named "m:predict") and its 405s advertised that route's GET on an inference endpoint."""
+
+    def __init__(self, app: ASGIApp, methods: dict[str, list[str]]) -> None:
+        self.app = app
+        self.methods = methods
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        allowed = self.methods.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if not allowed or scope.get("method") in allowed:
+            await self.app(scope, receive, send)
+            return
+        response = JSONResponse({"error": f"{scope.get('method')} is not allowed on {scope['path']}; use "
+                                          f"{', '.join(allowed)}"}, status_code=405,
+                                headers={"Allow": ", ".join(allowed)})
+        await response(scope, receive, send)
+
+
 class BodyLimit:
     """Refuse request bodies over the limit with 413 before they are read into memory."""
 
@@ -212,11 +232,27 @@ async def client_error_handler(request: Request, exc: Exception) -> JSONResponse
     return JSONResponse({"error": message}, status_code=status)
 
 
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's own HTTP errors (an unparsable V2 body, an unknown path, a 405) in golemline's
+    shape, `{"error": …}`, keeping their status and headers (`Allow`)."""
+    from starlette.exceptions import HTTPException
+
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
+    headers = getattr(exc, "headers", None)
+    metrics.REQUESTS.labels(_model_of(request), "invalid" if status < 500 else "error").inc()
+    log.info("%s %s -> %d: %s", request.method, request.url.path, status, detail)
+    return JSONResponse({"error": str(detail)}, status_code=status, headers=headers)
+
+
 def quiet_client_errors() -> None:
     """Replace KServe's handlers for client errors (which log a full traceback each time); call after RESTServer
     has added its own."""
     from fastapi.exceptions import RequestValidationError
     from kserve import errors as kserve_errors
+    from starlette.exceptions import HTTPException
+
+    kserve_app.add_exception_handler(HTTPException, http_error_handler)
 
     for error in (RequestValidationError, kserve_errors.InvalidInput, kserve_errors.ModelNotFound,
                   kserve_errors.ModelNotReady, kserve_errors.ServerNotReady):
@@ -234,11 +270,14 @@ class GolemRESTServer(RESTServer):
 _app_configured = False
 
 
-def configure_app(settings: Settings) -> None:
-    """Add golemline's error mapping, body limit and latency metric to KServe's FastAPI app (once)."""
+def configure_app(settings: Settings, models: list[str]) -> None:
+    """Add golemline's error mapping, body limit, latency metric, access guard and OpenAPI document (for the
+    `models` this server hosts) to KServe's FastAPI app (once)."""
     global _app_configured
     if _app_configured:
         return
+    description = openapi.document(settings, models)
+    kserve_app.openapi = lambda: description
     kserve_app.add_exception_handler(GolemlineError, golemline_error_handler)
 
     @kserve_app.middleware("http")
@@ -252,43 +291,14 @@ def configure_app(settings: Settings) -> None:
         return response
 
     kserve_app.add_middleware(JsonUnlessBinary)
+    kserve_app.add_middleware(DocumentedMethods, methods={path: [m.upper() for m in operations]
+                                                        for path, operations in description["paths"].items()})
     kserve_app.add_middleware(RequestIds, model_path=MODEL_PATH)
     kserve_app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
-    if settings.server.auth_token:
-        kserve_app.add_middleware(BearerAuth, token=settings.server.auth_token)
+    # Added last, so outermost: nothing answers an anonymous caller before the token is checked.
+    kserve_app.add_middleware(AccessGuard, token=settings.server.auth_token,
+                              repository_api=settings.server.model_repository_api)
     _app_configured = True
-
-
-PROBE_PATH = re.compile(r"^/v2/models/[^/:]+/ready$|^/v1/models/[^/:]+$")
-"""Per-model readiness (V2 `…/ready`, V1's status `GET /v1/models/{m}`): probes, open like /v2/health/*."""
-
-
-class BearerAuth:
-    """`Authorization: Bearer <token>` on inference and metadata endpoints; health and readiness probes (server and
-    per model) and /metrics stay open for Kubernetes and Prometheus: missing → 401, wrong → 403. Constant-time
-    comparison; the token is never logged."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.expected = token.encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        is_probe = scope.get("method") == "GET" and PROBE_PATH.match(path)
-        if scope["type"] != "http" or not MODEL_PATH.match(path) or is_probe:
-            await self.app(scope, receive, send)
-            return
-        header = dict(scope.get("headers", [])).get(b"authorization", b"")
-        scheme, _, given = header.partition(b" ")
-        if not header or scheme.lower() != b"bearer":
-            response = JSONResponse({"error": "missing bearer token: send `Authorization: Bearer <token>`"},
-                                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        elif not hmac.compare_digest(given.strip(), self.expected):
-            response = JSONResponse({"error": "invalid bearer token"}, status_code=403)
-        else:
-            await self.app(scope, receive, send)
-            return
-        await response(scope, receive, send)
 
 
 def _lifecycle_recorder(device: str) -> Any:
@@ -441,13 +451,14 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
     deployment = build_deployment(settings, golem_names, with_pipeline)
     metrics.initialise(list(golem_names), [m.name for m in deployment.models], settings.resolved_device,
                        settings.gpu_hourly_price, _devices(settings))
-    configure_app(settings)
+    configure_app(settings, [m.name for m in deployment.models])
     repository = ModelRepository()
     for model in deployment.models:
         repository.update(model)
     dataplane = GolemDataPlane(repository, load_error=lambda: deployment.load_error)
-    rest = GolemRESTServer(FASTAPI_APP_IMPORT_STRING, dataplane, ModelRepositoryExtension(model_registry=repository),
-                           settings.server.http_port, grace_period=10)
+    rest = GolemRESTServer(FASTAPI_APP_IMPORT_STRING, dataplane,
+                           GolemRepositoryExtension(repository, deployment.models), settings.server.http_port,
+                           grace_period=10)
     rest.config.host = settings.server.host  # KServe hard-codes 0.0.0.0
     _check_port_free(settings.server.host, settings.server.http_port)
     # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal to the handler that was
@@ -459,7 +470,7 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
         _check_port_free(settings.server.host, settings.server.grpc_port)
 
         def grpc() -> Any:  # built inside the event loop that will run it
-            return build_grpc_server(settings, dataplane, ModelRepositoryExtension(model_registry=repository))
+            return build_grpc_server(settings, dataplane, GolemRepositoryExtension(repository, deployment.models))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: sys.exit(0))
     threading.Thread(target=deployment.load, name="golem-loader", daemon=True).start()
