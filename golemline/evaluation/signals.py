@@ -13,7 +13,6 @@ from typing import Any
 from golemline.audio import TARGET_RATE, Audio
 from golemline.domain import IntentRequest
 from golemline.evaluation.corpus import VERSION, Case, Corpus
-from golemline.labels import BACKGROUND, DEFAULT_LABELS
 from golemline.predictors.interpreter import Interpreter
 from golemline.predictors.scribe import Scribe
 from golemline.settings import Settings
@@ -33,8 +32,8 @@ def _dtype(settings: Settings, name: str) -> str:
 def fingerprint(settings: Settings) -> str:
     """What the recorded signals depend on: the models, their backends and dtype, the windows, the Scribe's prompt,
     the labels."""
-    parts = [VERSION, settings.scribe_windows_s, settings.scribe_vad_trim, settings.scribe_prompt, BACKGROUND,
-             [(label.name, label.prototypes) for label in DEFAULT_LABELS],
+    parts = [VERSION, settings.scribe_windows_s, settings.scribe_vad_trim, settings.prompt,
+             settings.intents.background, [(label.name, label.prototypes) for label in settings.intents.labels],
              *[(g, settings.golems[g].model, settings.golems[g].backend, _dtype(settings, g)) for g in GOLEMS]]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:12]
 
@@ -42,7 +41,7 @@ def fingerprint(settings: Settings) -> str:
 def golems_measured(settings: Settings) -> str:
     """The Scribe and Interpreter the signals come from, with their resolved precision (the report says it: a gate
     calibrated on one precision is only known to hold on that one)."""
-    prompt = f'prompted with "{settings.scribe_prompt.strip()}"' if settings.scribe_prompt.strip() else "no prompt"
+    prompt = f'prompted with "{settings.prompt.strip()}"' if settings.prompt.strip() else "no prompt"
     return "; ".join(f"{name} `{settings.golems[name].model}` ({settings.golems[name].backend}, "
                      f"{_dtype(settings, name)} on {settings.resolved_device}"
                      f"{', ' + prompt if name == 'scribe' else ''})" for name in GOLEMS)
@@ -86,7 +85,8 @@ def record(corpus: Corpus, settings: Settings, progress: Callable[[str], None] |
 def _batch(corpus: Corpus, cases: list[Case], scribe: Scribe, interpreter: Interpreter) -> list[dict[str, Any]]:
     audios = [Audio(samples=corpus.samples(c), source_rate=TARGET_RATE, source_channels=1) for c in cases]
     transcripts = scribe.run(audios)
-    intents = interpreter.run([IntentRequest.create(t.text) if t.text.strip() else IntentRequest.create("-")
+    domain = interpreter.settings.intents
+    intents = interpreter.run([IntentRequest.create(t.text if t.text.strip() else "-", intents=domain)
                                for t in transcripts])
     rows = []
     for case, audio, transcript, intent in zip(cases, audios, transcripts, intents, strict=True):

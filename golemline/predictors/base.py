@@ -105,6 +105,9 @@ def check_device(device: str, dtype: str) -> None:
 class Backend(ABC, Generic[RequestT, ResultT]):
     """One way of running a golem's model. Subclasses load weights from a local directory."""
 
+    weightless: ClassVar[bool] = False
+    """True for a backend that loads no weights (the template Oracle): its model directory is not resolved."""
+
     cpu_auto_dtype: ClassVar[str] = "fp32"
     """What `--dtype auto` means on the CPU. fp32 for torch models: dynamic int8 changed the Interpreter's intent on
     185 of 1,523 unchanged transcripts of the gating corpus (scores moved 0.04 on average), which no speed-up pays
@@ -198,7 +201,8 @@ class Golem(Generic[RequestT, ResultT]):
     def model_dir(self) -> Path:
         """Where the weights are; resolving it raises ModelNotFound with instructions when they are not."""
         if self._model_dir is None:
-            self._model_dir = resolve(self.spec.model)
+            weightless = self.backends[self.spec.backend].weightless
+            self._model_dir = Path(self.settings.intents.source) if weightless else resolve(self.spec.model)
         return self._model_dir
 
     @property

@@ -21,6 +21,7 @@ from golemline.predictors.base import (
     torch_module_bytes,
 )
 from golemline.predictors.prompt import build_prompt
+from golemline.predictors.templates import TemplateReplies
 from golemline.settings import Settings
 
 
@@ -126,4 +127,4 @@ class Oracle(Golem[ReplyRequest, Reply]):
     """Transcript + intent to a reply."""
 
     stage = "oracle"
-    backends = {"causal-lm": CausalLM}
+    backends = {"causal-lm": CausalLM, "templates": TemplateReplies}
