@@ -147,7 +147,7 @@ async def test_the_operator_mounts_inline_intents_under_kmock(kmock: kmock.Kuber
     settings.scanning.disabled = True
     settings.posting.enabled = False
     runner = kopf.testing.KopfRunner(["run", "--standalone", "--namespace", "ml", "-m", "golemline_operator.handlers"],
-                                     settings=settings, timeout=30)
+                                     settings=settings, timeout=180)
     runner.__enter__()
     try:
         await until(lambda: isvc_names(kmock) == {"home-scribe", "home-interpreter", "home-oracle", "home-pipeline"},
