@@ -3,6 +3,7 @@ before any golem loads, and nothing is written; a good one changes what derives 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,17 @@ def test_a_none_row_may_be_rejected_at_any_stage() -> None:
     assert score(cases, [ok, refused]).accuracy["pipeline"] == 1.0
     answered = PipelineResult("b", intent={"label": "locks"})
     assert score(cases, [ok, answered]).accuracy["pipeline"] == 0.5
+
+
+def test_the_split_transformer_sends_labels_only_when_they_differ_from_the_configured_intents() -> None:
+    from golemline.domain import IntentRequest
+    from golemline.intents import shipped_intents
+    from golemline.serving.remote import CODECS
+
+    home = Settings.from_env({"GOLEM_INTENTS": str(HOME)}).intents
+    encode, _ = CODECS["interpreter"]
+    configured = [IntentRequest.create("Lights on.", intents=home)]
+    assert [i["name"] for i in encode(configured, home)] == ["text"]  # the remote Interpreter has the same file
+    shipped = [IntentRequest.create("Lights on.")]
+    [_, labels] = encode(shipped, home)
+    assert labels["name"] == "labels" and json.loads(labels["data"][0]) == list(shipped_intents().names)
