@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from golemline.errors import ConfigError, GolemlineError, InvalidInput
+from golemline.intents import IntentSet
 from golemline.settings import GATING_CONFIG_ENV, GOLEMS, OPTIONS, Option, Settings, format_size
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus")
@@ -47,7 +48,9 @@ def settings_options(*groups: str) -> argparse.ArgumentParser:
         if option.group not in groups or option.flag is None:
             continue
         help_text = f"{option.help} [{option.env}]"
-        if option.kind is bool:
+        if option.kind is IntentSet:  # read when the settings are built: a bad file is one `golem: error:` line
+            parent.add_argument(option.flag, dest=option.key, metavar="FILE", help=help_text)
+        elif option.kind is bool:
             parent.add_argument(option.flag, dest=option.key, type=_flag_type(option), metavar="true|false",
                                 help=help_text)
         else:
@@ -165,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--golem", required=True, choices=["interpreter", "oracle"], help="the golem to profile")
     profile.add_argument("--trace", type=Path, default=Path("profile-trace.json"), help="Chrome trace output")
     profile.add_argument("--batch", type=int, default=16, help="batch size of the batched run (default 16)")
+
+    intents = commands.add_parser("intents", help="check an intents file (docs/intents.md)")
+    intents_actions = intents.add_subparsers(dest="action", required=True)
+    check = intents_actions.add_parser("check", help="validate an intents file and summarise what derives from it")
+    check.add_argument("file", type=Path, help="the intents YAML file")
+    check.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     models = commands.add_parser("models", help="list, pull, verify or train the models")
     actions = models.add_subparsers(dest="action", required=True)
@@ -397,11 +406,41 @@ def command_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_intents(args: argparse.Namespace) -> int:
+    """`golem intents check FILE`: the file's intents and what a deployment derives from it, or one error line."""
+    from golemline.intents import load_intents
+
+    try:
+        domain = load_intents(args.file)
+    except ValueError as error:  # IntentsError: one line naming the file and the problem
+        raise ConfigError(str(error)) from None
+    oracle = Settings().with_overrides(intents=str(args.file)).golems["oracle"]
+    summary = {"file": str(args.file), "intents": [{"name": label.name, "examples": len(label.examples),
+                                                   "replies": len(label.replies)} for label in domain.labels],
+               "background": len(domain.background), "open_set": bool(domain.background),
+               "scribe_prompt": domain.scribe_prompt, "shipped": domain.is_shipped,
+               "oracle": f"{oracle.backend} ({oracle.model})"}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{args.file}: {len(domain.labels)} intents, valid")
+    for label in domain.labels:
+        print(f"  {label.name:<20} {len(label.examples)} examples, {len(label.replies)} replies  {label.description}")
+    print(f"  background    {len(domain.background)} requests" + (" (open-set gate on)" if domain.background else
+                                                                    " — none: only the score and margin gates apply"))
+    print(f"  scribe prompt {domain.scribe_prompt!r}")
+    print(f"  oracle        {summary['oracle']}" + ("" if domain.is_shipped else " (the default with an intents "
+                                                   "file of your own; see docs/intents.md)"))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(arguments)
     try:
+        if args.command == "intents":  # reads one YAML file: no model library to load or quiet
+            return command_intents(args)
         _quiet_libraries()
         if args.command == "run":
             return command_run(args)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from golemline.errors import InvalidInput
-from golemline.labels import DEFAULT_LABELS, MAX_LABELS, IntentLabel, labels_from_names
+from golemline.intents import MAX_LABELS, IntentLabel, IntentSet, shipped_intents
 
 MAX_TEXT_CHARS = 2000
 """Longest text the Interpreter and the Oracle accept (a spoken command is a sentence or two)."""
@@ -68,16 +68,26 @@ class Transcript:
 
 
 # -- Interpreter -------------------------------------------------------------------------------------------------
+def labels_from_names(names: list[str] | None, intents: IntentSet) -> tuple[IntentLabel, ...]:
+    """Requested label names → labels: the configured intents' own (descriptions, examples) where a name is one of
+    them, else a label that describes itself. No names: the configured intents."""
+    if names is None:
+        return intents.labels
+    known = {label.name: label for label in intents.labels}
+    return tuple(known.get(name, IntentLabel(name, name)) for name in names)
+
+
 @dataclass(frozen=True)
 class IntentRequest:
-    """A text to classify and the candidate labels (the default intents unless the caller names its own)."""
+    """A text to classify and the candidate labels (the configured intents unless the caller names its own)."""
 
     text: str
-    labels: tuple[IntentLabel, ...] = DEFAULT_LABELS
+    labels: tuple[IntentLabel, ...]
 
     @classmethod
-    def create(cls, text: Any, labels: Any = None) -> IntentRequest:
-        """Validate untrusted values (a served instance or a transcript) into a request, or raise InvalidInput."""
+    def create(cls, text: Any, labels: Any = None, intents: IntentSet | None = None) -> IntentRequest:
+        """Validate untrusted values (a served instance or a transcript) into a request, or raise InvalidInput.
+        `intents` is the deployment's domain (`Settings.intents`); None means the shipped one."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("interpreter: 'text' must be a non-empty string")
         if len(text) > MAX_TEXT_CHARS:
@@ -93,7 +103,7 @@ class IntentRequest:
                 raise InvalidInput(f"interpreter: every label must be 1..{MAX_LABEL_CHARS} non-blank characters")
             if len(set(labels)) != len(labels):
                 raise InvalidInput("interpreter: candidate labels must be unique")
-        return cls(text=_one_line(text), labels=labels_from_names(labels))
+        return cls(text=_one_line(text), labels=labels_from_names(labels, intents or shipped_intents()))
 
 
 @dataclass(frozen=True)
@@ -131,9 +141,6 @@ class IntentResult:
 
 
 # -- Oracle ------------------------------------------------------------------------------------------------------
-KNOWN_INTENTS = tuple(label.name for label in DEFAULT_LABELS)
-
-
 @dataclass(frozen=True)
 class ReplyRequest:
     """The request text and its intent, both single-line and bounded (see `create`)."""
@@ -142,8 +149,10 @@ class ReplyRequest:
     intent: str
 
     @classmethod
-    def create(cls, text: Any, intent: Any, known_intents: Sequence[str] = KNOWN_INTENTS) -> ReplyRequest:
-        """Validate and normalise; an intent the Oracle was not built for is refused, naming the known ones."""
+    def create(cls, text: Any, intent: Any, known_intents: Sequence[str] | None = None) -> ReplyRequest:
+        """Validate and normalise; an intent the Oracle was not built for is refused, naming the known ones.
+        `known_intents`: the deployment's intent names (`Settings.intents.names`); None means the shipped ones."""
+        known_intents = shipped_intents().names if known_intents is None else known_intents
         for name, value in (("text", text), ("intent", intent)):
             if not isinstance(value, str) or not value.strip():
                 raise InvalidInput(f"oracle: '{name}' must be a non-empty string")

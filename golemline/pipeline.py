@@ -103,8 +103,9 @@ class Chain:
         if live:
             thresholds = intent_thresholds(self.settings)
             intents: list[IntentResult]
+            domain = self.settings.intents
             intents, seconds = await self._stage(
-                "interpreter", [IntentRequest.create(results[i].transcript) for i in live])
+                "interpreter", [IntentRequest.create(results[i].transcript, intents=domain) for i in live])
             for i, intent in zip(live, intents, strict=True):
                 results[i].intent = {"label": intent.label, "score": intent.score, "margin": intent.margin,
                                      "none_score": intent.none_score,
@@ -115,7 +116,8 @@ class Chain:
         if live:
             replies: list[Reply]
             replies, seconds = await self._stage("oracle", [
-                ReplyRequest.create(results[i].transcript, (results[i].intent or {})["label"]) for i in live])
+                ReplyRequest.create(results[i].transcript, (results[i].intent or {})["label"],
+                                    self.settings.intents.names) for i in live])
             for i, reply in zip(live, replies, strict=True):
                 results[i].reply = reply.text
                 results[i].stages["oracle"] = _stage_info(seconds, len(live), {

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from golemline.errors import ConfigError
-from golemline.labels import SCRIBE_PROMPT
+from golemline.intents import IntentsError, IntentSet, load_intents, shipped_intents
 
 GOLEMS = ("scribe", "interpreter", "oracle")
 POLICIES = ("resident", "sequential", "lru")
@@ -61,6 +61,11 @@ PROFILES: dict[str, dict[str, GolemSpec]] = {
         "oracle": GolemSpec("distilgpt2", "causal-lm"),
     },
 }
+
+TEMPLATE_ORACLE = GolemSpec("intents", "templates")
+"""The Oracle that answers with the intents file's own replies (no weights). With an intents file of one's own and
+the profile's Oracle left as it is, this one answers: the profile's Oracles were trained on, or prompted for, the
+shipped demo intents, and must not write replies for intents they never saw."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,10 @@ class ServerSettings:
                                                                "server"))
     canary_interval_s: float = field(default=0.0, metadata=_opt(
         "run the golden-set canary through the pipeline every this many seconds (0: off)", "server"))
+    canary_golden_set: str | None = field(default=None, metadata=_opt(
+        "the canary's golden set: a folder of labelled recordings (audiofolder: audio files and metadata.csv with "
+        "file_name and intent, `none` for audio to reject); default: the shipped samples, with the shipped intents "
+        "only", "server"))
     log_transcripts: bool = field(default=False, metadata=_opt(
         "put transcripts in the per-request JSON log lines (off: only verdicts, reasons and timings)", "server"))
     # Base URLs of remote golems (split mode); None = the golem runs in this process.
@@ -173,6 +182,10 @@ class Settings:
 
     profile: str = field(default="offline", metadata=_opt("model set: offline (bundled) or mission (hub)",
                                                           "models", tuple(PROFILES)))
+    # The domain: the Interpreter's labels, prototypes and background, the Scribe's default prompt, the Oracle's
+    # known intents and the canary all derive from it (golemline/intents.py, docs/intents.md).
+    intents: IntentSet = field(default_factory=shipped_intents, metadata=_opt(
+        "the intents file (YAML, docs/intents.md); default: the shipped demo intents", "runtime"))
     golems: Mapping[str, GolemSpec] = field(default_factory=lambda: dict(PROFILES["offline"]))
     device: str = field(default="cpu", metadata=_opt("where the golems run: cpu, cuda or auto", "runtime",
                                                      DEVICES))
@@ -214,9 +227,10 @@ class Settings:
         "a second to spare", "runtime"))
     scribe_vad_trim: bool = field(default=True, metadata=_opt(
         "trim leading and trailing non-speech (Silero VAD) before choosing the Scribe's window", "runtime"))
-    scribe_prompt: str = field(default=SCRIBE_PROMPT, metadata=_opt(
+    # None: derived from the intents (`prompt`), so a new intents file brings its own words to the Scribe.
+    scribe_prompt: str | None = field(default=None, metadata=_opt(
         "text the Scribe's decoder is conditioned on (Whisper's previous-text prompt; default: one example request "
-        "per shipped intent; empty: none)", "runtime"))
+        "per intent of the intents file; empty: none)", "runtime"))
     gpu_hourly_price: float = field(default=0.0, metadata=_opt("price of one device per hour (cost metrics)",
                                                                "server"))
     prefetch: bool = field(default=True, metadata=_opt("sequential policy: read the next golem's weights while "
@@ -240,6 +254,8 @@ class Settings:
         from golemline import capture
 
         capture.check(self.capture_rate, self.capture_verdicts, self.capture_max_files, self.capture_max_bytes)
+        if not self.intents.is_shipped and self.golems.get("oracle") == PROFILES.get(self.profile, {}).get("oracle"):
+            object.__setattr__(self, "golems", {**self.golems, "oracle": TEMPLATE_ORACLE})  # see TEMPLATE_ORACLE
         if self.profile not in PROFILES:
             raise ConfigError(f"unknown profile {self.profile!r}: choose one of {', '.join(PROFILES)}")
         if self.policy not in POLICIES:
@@ -285,6 +301,11 @@ class Settings:
         if spec.model.startswith("package:"):
             raise ConfigError(f"the openai Oracle backend sends --oracle-model to its server, and {spec.model!r} is "
                               "a bundled weights folder: give the model name the server serves (GOLEM_ORACLE_MODEL)")
+
+    @property
+    def prompt(self) -> str:
+        """The Scribe's previous-text prompt: the one given (`scribe_prompt`, "" for none), else the intents'."""
+        return self.intents.scribe_prompt if self.scribe_prompt is None else self.scribe_prompt
 
     @property
     def resolved_device(self) -> str:
@@ -336,6 +357,8 @@ class Settings:
         golems = dict(given.pop("golems", self.golems))
         for golem in GOLEMS:
             model, backend = given.pop(f"{golem}_model", None), given.pop(f"{golem}_backend", None)
+            if model and not backend and golems[golem] == TEMPLATE_ORACLE:  # a model of its own: the profile backend
+                backend = PROFILES.get(given.get("profile", self.profile), PROFILES["offline"])[golem].backend
             if model or backend:
                 golems[golem] = replace(golems[golem], **{k: v for k, v in
                                                           (("model", model), ("backend", backend)) if v})
@@ -391,6 +414,11 @@ class Option:
         """Text (an environment value or a flag) → the field's type, or one ConfigError naming the source."""
         where = source or self.env
         value = text.strip()
+        if self.kind is IntentSet:
+            try:
+                return load_intents(value)
+            except IntentsError as error:  # already one line naming the file and the problem
+                raise ConfigError(str(error)) from None
         if self.choices is not None and value not in self.choices:
             raise ConfigError(f"{where}={text!r} is not one of: {', '.join(self.choices)}")
         if self.size:

@@ -11,11 +11,13 @@ import pytest
 from golemline.audio import TARGET_RATE, Audio
 from golemline.domain import IntentRequest, IntentResult, Reply, ReplyRequest, Transcript
 from golemline.errors import BudgetError, InvalidInput
-from golemline.labels import DEFAULT_LABELS
+from golemline.intents import shipped_intents
 from golemline.lifecycle import LifecycleManager
 from golemline.pipeline import Chain
 from golemline.settings import Settings
 from tests.fakes import FakeGolem
+
+DEFAULT_LABELS = shipped_intents().labels
 
 MiB = 1024 * 1024
 

@@ -10,12 +10,15 @@ from golemline.domain import IntentRequest
 from golemline.errors import InvalidInput
 from golemline.evaluation.corpus import SPLITS, phrasings
 from golemline.gating import check_intent
-from golemline.labels import BACKGROUND, DEFAULT_LABELS, MAX_LABELS
+from golemline.intents import MAX_LABELS, shipped_intents
 from golemline.pipeline import Pipeline
 from golemline.predictors.interpreter import Interpreter, NLIInterpreter
 from golemline.serving.adapter import parse_instance
 from golemline.settings import Settings
 from golemline.wer import normalise
+
+DEFAULT_LABELS = shipped_intents().labels
+BACKGROUND = shipped_intents().background
 
 CLEAN = {"weather": "What is the weather like in Paris today?", "timer": "Set a timer for 10 minutes.",
          "music": "Please play some music.", "news": "What is the news today?",

@@ -48,7 +48,7 @@ def register_resources(emulator: kmock.KubernetesEmulator) -> None:
         emulator.resources[resource].subresources = {"status"}
 
 
-async def until(condition: Any, timeout: float = 60) -> None:
+async def until(condition: Any, timeout: float = 120) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
@@ -67,7 +67,7 @@ async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
     settings.scanning.disabled = True
     settings.posting.enabled = False
     runner = kopf.testing.KopfRunner(["run", "--standalone", "--namespace", "ml", "-m", "golemline_operator.handlers"],
-                                     settings=settings, timeout=30)
+                                     settings=settings, timeout=180)
     runner.__enter__()  # the operator runs in its own thread; kmock answers from this test's event loop
     try:
         # create → one InferenceService per golem plus the transformer, owned by the pipeline

@@ -116,9 +116,10 @@ def seed_style(settings: Settings) -> Callable[[tuple[str, Audio]], Any]:
     from sentence_transformers import SentenceTransformer
     from transformers import pipeline as hf_pipeline
 
-    from golemline.labels import DEFAULT_LABELS
+    from golemline.intents import shipped_intents
     from golemline.modelref import resolve
 
+    shipped = shipped_intents().labels  # the baseline is the mission's demo domain
     paths = {name: resolve(spec.model) for name, spec in settings.golems.items()}
 
     def run(sample: tuple[str, Audio]) -> str:
@@ -127,8 +128,8 @@ def seed_style(settings: Settings) -> Callable[[tuple[str, Audio]], Any]:
         text = "".join(s.text for s in segments).strip()
         del asr
         encoder = SentenceTransformer(str(paths["interpreter"]), device="cpu")
-        vectors = encoder.encode([text] + [label.description for label in DEFAULT_LABELS], normalize_embeddings=True)
-        intent = DEFAULT_LABELS[int((vectors[1:] @ vectors[0]).argmax())].name
+        vectors = encoder.encode([text] + [label.description for label in shipped], normalize_embeddings=True)
+        intent = shipped[int((vectors[1:] @ vectors[0]).argmax())].name
         del encoder
         generator = hf_pipeline("text-generation", model=str(paths["oracle"]), device="cpu")
         reply = generator(f"Request: {text}\nIntent: {intent}\nReply:", max_new_tokens=40, do_sample=False)
@@ -246,7 +247,7 @@ def bench_nli(labels: int = 5, requests: int = 4, repeats: int = 3) -> dict[str,
     import torch
     from transformers import BartConfig, BartForSequenceClassification
 
-    from golemline.labels import DEFAULT_LABELS
+    from golemline.intents import shipped_intents
     from golemline.modelref import resolve
     from golemline.oracle_training import gpt2_tokenizer_from_whisper
 
@@ -262,7 +263,7 @@ def bench_nli(labels: int = 5, requests: int = 4, repeats: int = 3) -> dict[str,
     model = BartForSequenceClassification(config).eval()
     texts = ["What is the weather like in Paris today?", "Set a timer for ten minutes.", "Please play some music.",
              "What is the news today?"][:requests]
-    hypotheses = [f"This request is about {label.description}." for label in DEFAULT_LABELS[:labels]]
+    hypotheses = [f"This request is about {label.description}." for label in shipped_intents().labels[:labels]]
 
     def forward(pairs: list[tuple[str, str]]) -> None:
         rows = [tokenizer.encode(f"{p} {h}", add_special_tokens=False) + [eos] for p, h in pairs]

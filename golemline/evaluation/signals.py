@@ -15,7 +15,6 @@ import numpy as np
 from golemline.audio import TARGET_RATE, Audio
 from golemline.domain import IntentRequest
 from golemline.evaluation.corpus import VERSION, Case, Corpus
-from golemline.labels import BACKGROUND, DEFAULT_LABELS
 from golemline.predictors.interpreter import Interpreter
 from golemline.predictors.scribe import Scribe
 from golemline.settings import Settings
@@ -35,8 +34,8 @@ def _dtype(settings: Settings, name: str) -> str:
 def fingerprint(settings: Settings) -> str:
     """What the recorded signals depend on: the models, their backends and dtype, the windows, the Scribe's prompt,
     the labels."""
-    parts = [VERSION, settings.scribe_windows_s, settings.scribe_vad_trim, settings.scribe_prompt, BACKGROUND,
-             [(label.name, label.prototypes) for label in DEFAULT_LABELS],
+    parts = [VERSION, settings.scribe_windows_s, settings.scribe_vad_trim, settings.prompt,
+             settings.intents.background, [(label.name, label.prototypes) for label in settings.intents.labels],
              *[(g, settings.golems[g].model, settings.golems[g].backend, _dtype(settings, g)) for g in GOLEMS]]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:12]
 
@@ -44,7 +43,7 @@ def fingerprint(settings: Settings) -> str:
 def golems_measured(settings: Settings) -> str:
     """The Scribe and Interpreter the signals come from, with their resolved precision (the report says it: a gate
     calibrated on one precision is only known to hold on that one)."""
-    prompt = f'prompted with "{settings.scribe_prompt.strip()}"' if settings.scribe_prompt.strip() else "no prompt"
+    prompt = f'prompted with "{settings.prompt.strip()}"' if settings.prompt.strip() else "no prompt"
     return "; ".join(f"{name} `{settings.golems[name].model}` ({settings.golems[name].backend}, "
                      f"{_dtype(settings, name)} on {settings.resolved_device}"
                      f"{', ' + prompt if name == 'scribe' else ''})" for name in GOLEMS)
@@ -115,7 +114,8 @@ def _measure(bases: list[dict[str, Any]], audios: list[Audio], scribe: Scribe,
              interpreter: Interpreter) -> list[dict[str, Any]]:
     """One row per case: the case's own keys (`bases`), the measured signals and the ungated answer."""
     transcripts = scribe.run(audios)
-    intents = interpreter.run([IntentRequest.create(t.text) if t.text.strip() else IntentRequest.create("-")
+    domain = interpreter.settings.intents
+    intents = interpreter.run([IntentRequest.create(t.text if t.text.strip() else "-", intents=domain)
                                for t in transcripts])
     rows = []
     for case, audio, transcript, intent in zip(bases, audios, transcripts, intents, strict=True):

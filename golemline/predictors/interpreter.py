@@ -16,7 +16,6 @@ from typing import Any, ClassVar, NamedTuple
 
 from golemline.domain import IntentRequest, IntentResult
 from golemline.errors import InvalidInput
-from golemline.labels import BACKGROUND, DEFAULT_LABELS
 from golemline.predictors.base import Backend, Golem, quantize_int8_cpu, torch_dtype, torch_module_bytes
 from golemline.settings import Settings
 
@@ -65,7 +64,8 @@ class EmbeddingInterpreter(InterpreterBackend):
         """Embed the texts in one pass; label prototypes are embedded once per distinct sentence and cached."""
         import torch
 
-        wanted = (*(p for r in batch for label in r.labels for p in label.prototypes), *BACKGROUND)
+        background = self.settings.intents.background
+        wanted = (*(p for r in batch for label in r.labels for p in label.prototypes), *background)
         missing = [d for d in dict.fromkeys(wanted) if d not in self._label_cache]
         with torch.inference_mode():
             if missing:
@@ -75,13 +75,16 @@ class EmbeddingInterpreter(InterpreterBackend):
                                       batch_size=max(1, len(batch)))
 
     def _background_for(self, request: IntentRequest) -> Any:
-        """The background prototypes stacked, or None when the request names labels of its own (see BACKGROUND)."""
+        """The background prototypes stacked, or None — closed-set scoring — when the intents file has no
+        `background:` or the request names labels of its own: a background describes what *the configured intents*
+        do not serve, so it says nothing about another label set (docs/intents.md)."""
         import torch
 
-        if not set(request.labels) <= set(DEFAULT_LABELS):
+        intents = self.settings.intents
+        if not intents.background or not set(request.labels) <= set(intents.labels):
             return None
         if self._background is None:
-            self._background = torch.stack([self._label_cache[p] for p in BACKGROUND]).float()
+            self._background = torch.stack([self._label_cache[p] for p in intents.background]).float()
         return self._background
 
     def postprocess(self, texts: Any, batch: list[IntentRequest]) -> list[IntentResult]:
@@ -163,7 +166,7 @@ class NLIInterpreter(InterpreterBackend):
 
 
 class Interpreter(Golem[IntentRequest, IntentResult]):
-    """Text to intent over candidate labels (the default intents unless a request names its own)."""
+    """Text to intent over candidate labels (the configured intents unless a request names its own)."""
 
     stage = "interpreter"
     backends = {"embedding": EmbeddingInterpreter, "nli": NLIInterpreter}

@@ -154,7 +154,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
             audio.samples, beam_size=1, temperature=0.0, condition_on_previous_text=False,
             without_timestamps=True, compression_ratio_threshold=None, log_prob_threshold=None,
             no_speech_threshold=None, vad_filter=False, language=LANGUAGE,
-            initial_prompt=self.settings.scribe_prompt.strip() or None)
+            initial_prompt=self.settings.prompt.strip() or None)
         segments = list(segments)
         text = "".join(s.text for s in segments).strip()
         tokens = [len(s.tokens) for s in segments]
@@ -217,7 +217,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         whisper = self._model
         encoded = whisper.encode(features)
         tokenizer = self._tokenizer()
-        previous = previous_text_tokens(tokenizer.encode, self.settings.scribe_prompt)
+        previous = previous_text_tokens(tokenizer.encode, self.settings.prompt)
         prompt = whisper.get_prompt(tokenizer, previous, without_timestamps=True)
         # CTranslate2's max_length counts the prompt too (faster-whisper adds the two the same way)
         max_length = min(whisper.max_length, len(prompt) + int(TOKENS_PER_WINDOW_SECOND * window_s))
@@ -327,7 +327,7 @@ class TransformersWhisper(Backend[Audio, Transcript]):
         if sot is None or no_timestamps is None:
             raise InvalidInput(f"{self.model_dir}: tokenizer lacks Whisper's special tokens")
         previous = previous_text_tokens(lambda text: self._processor.tokenizer.encode(text, add_special_tokens=False),
-                                        self.settings.scribe_prompt,
+                                        self.settings.prompt,
                                         min(PREVIOUS_TEXT_TOKENS, self._model.config.max_target_positions // 2 - 1))
         start_of_previous = self._token("<|startofprev|>")
         before = [start_of_previous, *previous] if previous and start_of_previous is not None else []

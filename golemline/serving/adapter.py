@@ -37,8 +37,8 @@ def parse_instance(model: str, instance: Any, settings: Settings) -> Any:
         return audio_instance(instance, settings, model)
     fields = fields_only(instance, model, SIGNATURES[model])
     if model == "interpreter":
-        return IntentRequest.create(fields.get("text"), fields.get("labels"))
-    return ReplyRequest.create(fields.get("text"), fields.get("intent"))
+        return IntentRequest.create(fields.get("text"), fields.get("labels"), settings.intents)
+    return ReplyRequest.create(fields.get("text"), fields.get("intent"), settings.intents.names)
 
 
 class SignedModel(kserve.Model):

@@ -1,28 +1,33 @@
 """The golden-set canary: known audio through the live pipeline, on a schedule, scored against known verdicts.
 
 Why: latency and cost dashboards stay green when a new model version, a microphone or a noisy line shifts what
-the golems hear. The canary sends the shipped samples (clean commands per intent, one noisy command, noise and
-silence that must be rejected) through the very stage callers live requests use — local batchers or remote golems
-— and exports accuracy per stage, WER, latency and the time of its last run, so alerts fire when a known-good
-sample is rejected, when accuracy drops, or when the canary stops running.
+the golems hear. The canary sends its golden set — the shipped samples (clean commands per intent, one noisy
+command, noise and silence that must be rejected) for the shipped intents, or a folder of the deployment's own
+labelled recordings (`--canary-golden-set`, the audiofolder layout) — through the very stage callers live
+requests use (local batchers or remote golems), and exports accuracy per stage, WER, latency and the time of its
+last run, so alerts fire when a known-good sample is rejected, when accuracy drops, or when the canary stops running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from golemline import requestid
 from golemline.audio import Audio, decode
+from golemline.errors import ConfigError, InvalidInput
 from golemline.pipeline import Chain, PipelineResult
 from golemline.resources import sample
 from golemline.serving import metrics
+from golemline.settings import Settings
 from golemline.wer import word_error_rate
 
 log = logging.getLogger("golemline.serve")
@@ -34,10 +39,11 @@ class GoldenCase:
     """A shipped sample and the verdict it must get: an intent, or a rejection at a stage."""
 
     sample: str
-    intent: str | None = None  # the expected intent; None: must be rejected at `stage`
+    intent: str | None = None  # the expected intent; None: must be rejected at `stage` (None: at any stage)
     stage: str | None = None
     spoken: str | None = None  # what was said (for WER)
     snr_db: float | None = None  # white noise added at this SNR (seeded: the same audio every run)
+    path: str | None = None  # a recording of the deployment's golden set (None: the shipped sample `sample`)
 
     @property
     def name(self) -> str:
@@ -56,8 +62,63 @@ GOLDEN: tuple[GoldenCase, ...] = (
 )
 
 
+GOLDEN_STAGES = ("scribe", "interpreter", "oracle")
+NO_INTENT = "none"
+"""The `intent` of a golden recording that must be rejected (as in calibration datasets)."""
+
+
+def load_golden_set(folder: str | Path, intents: tuple[str, ...]) -> tuple[GoldenCase, ...]:
+    """A folder in the audiofolder layout: audio files and `metadata.csv` with `file_name` and `intent` (a name of
+    the intents file, or `none`: must be rejected), optionally `stage` (where a `none` row must be rejected) and
+    `transcript` (for WER). Every problem is one ConfigError naming the folder, the row and the fault."""
+    root = Path(folder)
+    metadata = root / "metadata.csv"
+    try:
+        with metadata.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise ConfigError(f"canary golden set {root}: cannot read metadata.csv ({exc.strerror or exc})") from None
+    if not rows or not {"file_name", "intent"} <= set(rows[0]):
+        raise ConfigError(f"canary golden set {metadata}: needs rows with the columns file_name and intent")
+    cases = []
+    for number, row in enumerate(rows, start=2):  # line 1 is the header
+        where = f"canary golden set {metadata}, line {number}"
+        name, intent = (row.get("file_name") or "").strip(), (row.get("intent") or "").strip()
+        stage = (row.get("stage") or "").strip() or None
+        if not (root / name).is_file():
+            raise ConfigError(f"{where}: no audio file {name!r} in {root}")
+        if intent != NO_INTENT and intent not in intents:
+            raise ConfigError(f"{where}: intent {intent!r} is not in the intents file ({', '.join(intents)}) nor "
+                              f"{NO_INTENT!r}")
+        if stage is not None and (intent != NO_INTENT or stage not in GOLDEN_STAGES):
+            raise ConfigError(f"{where}: stage {stage!r} is for `none` rows only, one of {', '.join(GOLDEN_STAGES)}")
+        case = GoldenCase(name, None if intent == NO_INTENT else intent, stage,
+                          (row.get("transcript") or "").strip() or None, path=str(root / name))
+        try:
+            golden_audio(case)
+        except InvalidInput as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        cases.append(case)
+    return tuple(cases)
+
+
+def cases_for(settings: Settings) -> tuple[GoldenCase, ...] | None:
+    """The canary's golden set under these settings: the configured folder; else the shipped samples when the
+    intents are the shipped ones; else None — the canary is off, and the log says why (the shipped samples speak
+    the demo intents, and a canary that expects them of another domain would only ever alert)."""
+    folder = settings.server.canary_golden_set
+    if folder:
+        return load_golden_set(folder, settings.intents.names)
+    if settings.intents.is_shipped:
+        return GOLDEN
+    log.warning("canary off: the intents come from %s and no golden set was given (--canary-golden-set: a folder "
+                "of labelled recordings, docs/intents.md)", settings.intents.source)
+    metrics.CANARY_INTERVAL.set(0)
+    return None
+
+
 def golden_audio(case: GoldenCase) -> Audio:
-    audio = decode(sample(case.sample).read_bytes())
+    audio = decode((Path(case.path) if case.path else sample(case.sample)).read_bytes(), name=case.name)
     if case.snr_db is None:
         return audio
     noise = np.random.default_rng(0).standard_normal(len(audio.samples)).astype(np.float32)
@@ -84,13 +145,14 @@ def score(cases: tuple[GoldenCase, ...], results: list[PipelineResult]) -> Score
     rejected_good = 0
     for case, result in zip(cases, results, strict=True):
         rejected_at = (result.rejection or {}).get("stage")
-        seen["scribe"] += 1
-        right["scribe"] += (rejected_at == "scribe") == (case.stage == "scribe")
+        if case.intent is not None or case.stage is not None:  # a `none` row may be stopped at any stage
+            seen["scribe"] += 1
+            right["scribe"] += (rejected_at == "scribe") == (case.stage == "scribe")
         if case.intent is not None and rejected_at != "scribe":
             seen["interpreter"] += 1
             right["interpreter"] += (result.intent or {}).get("label") == case.intent  # None when it rejected
         ok = (result.status == "ok" and (result.intent or {}).get("label") == case.intent) if case.intent else (
-            result.status == "rejected" and rejected_at == case.stage)
+            result.status == "rejected" and (case.stage is None or rejected_at == case.stage))
         seen["pipeline"] += 1
         right["pipeline"] += ok
         if not ok:
@@ -155,6 +217,8 @@ class Canary:
                 await asyncio.sleep(min(1.0, self.interval_s))
 
 
-def start(chain: Chain, interval_s: float, ready: Callable[[], bool]) -> asyncio.Task[Any]:
+def start(chain: Chain, interval_s: float, ready: Callable[[], bool],
+          cases: tuple[GoldenCase, ...] = GOLDEN) -> asyncio.Task[Any]:
     """Start the canary on the running event loop (the server's)."""
-    return asyncio.get_running_loop().create_task(Canary(chain, interval_s, ready).loop(), name="golemline-canary")
+    return asyncio.get_running_loop().create_task(Canary(chain, interval_s, ready, cases).loop(),
+                                                  name="golemline-canary")

@@ -18,7 +18,7 @@ from golemline import requestid
 from golemline.audio import TARGET_RATE, Audio
 from golemline.domain import IntentRequest, IntentResult, Reply, ReplyRequest, Transcript
 from golemline.errors import InvalidInput, StageTimeout, StageUnavailable
-from golemline.labels import DEFAULT_LABELS
+from golemline.intents import IntentSet, shipped_intents
 
 
 def _bytes_input(name: str, values: list[str]) -> dict[str, Any]:
@@ -31,22 +31,24 @@ def _wav_base64(audio: Audio) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _encode_scribe(batch: list[Audio]) -> list[dict[str, Any]]:
+def _encode_scribe(batch: list[Audio], intents: IntentSet) -> list[dict[str, Any]]:
     return [_bytes_input("audio", [_wav_base64(a) for a in batch])]
 
 
-def _encode_interpreter(batch: list[IntentRequest]) -> list[dict[str, Any]]:
+def _encode_interpreter(batch: list[IntentRequest], intents: IntentSet) -> list[dict[str, Any]]:
+    """Texts, and label names only when a request names labels other than the configured intents (the remote
+    Interpreter is configured with the same intents file: the operator and `--split` give every golem the same)."""
     inputs = [_bytes_input("text", [r.text for r in batch])]
-    if any(r.labels != DEFAULT_LABELS for r in batch):
+    if any(r.labels != intents.labels for r in batch):
         inputs.append(_bytes_input("labels", [json.dumps([label.name for label in r.labels]) for r in batch]))
     return inputs
 
 
-def _encode_oracle(batch: list[ReplyRequest]) -> list[dict[str, Any]]:
+def _encode_oracle(batch: list[ReplyRequest], intents: IntentSet) -> list[dict[str, Any]]:
     return [_bytes_input("text", [r.text for r in batch]), _bytes_input("intent", [r.intent for r in batch])]
 
 
-CODECS: dict[str, tuple[Callable[[list[Any]], list[dict[str, Any]]], Callable[..., Any]]] = {
+CODECS: dict[str, tuple[Callable[[list[Any], IntentSet], list[dict[str, Any]]], Callable[..., Any]]] = {
     "scribe": (_encode_scribe, Transcript),
     "interpreter": (_encode_interpreter, IntentResult),
     "oracle": (_encode_oracle, Reply),
@@ -57,8 +59,9 @@ class RemoteGolem:
     """A stage caller that sends a batch to `{base_url}/v2/models/{name}/infer`."""
 
     def __init__(self, name: str, base_url: str, timeout_s: float, client: httpx.AsyncClient | None = None,
-                 token: str | None = None) -> None:
+                 token: str | None = None, intents: IntentSet | None = None) -> None:
         self.name = name
+        self.intents = intents or shipped_intents()
         self.base_url = base_url
         self.url = f"{base_url}/v2/models/{name}/infer"
         self.timeout_s = timeout_s
@@ -72,7 +75,7 @@ class RemoteGolem:
 
     async def __call__(self, batch: list[Any]) -> list[Any]:
         encode, result_type = CODECS[self.name]
-        payload = {"inputs": encode(batch)}
+        payload = {"inputs": encode(batch, self.intents)}
         try:
             headers = {"x-request-id": current} if (current := requestid.CURRENT.get()) else None
             response = await self._http().post(self.url, json=payload, timeout=self.timeout_s, headers=headers)

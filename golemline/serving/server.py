@@ -391,7 +391,8 @@ def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipe
             url = server.url_of(name)
             if url is None:
                 raise GolemlineError(f"the transformer needs golem {name}: serve it here or give --{name}-url")
-            deployment.remotes[name] = RemoteGolem(name, url, server.stage_timeout_s, token=server.auth_token)
+            deployment.remotes[name] = RemoteGolem(name, url, server.stage_timeout_s, token=server.auth_token,
+                                                  intents=settings.intents)
             callers[name] = deployment.remotes[name]
 
         def local_ready() -> bool:
@@ -447,6 +448,11 @@ def _check_port_free(host: str, port: int) -> None:
 def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool) -> int:
     """Run until SIGTERM/SIGINT: register every model now, load the golems in the background."""
     _configure_logging()
+    golden_cases = None
+    if with_pipeline and settings.server.canary_interval_s > 0:
+        from golemline.serving import canary as golden
+
+        golden_cases = golden.cases_for(settings)  # a bad golden set stops here (exit 2); None: off, logged
     apply_threads(settings.threads)
     deployment = build_deployment(settings, golem_names, with_pipeline)
     metrics.initialise(list(golem_names), [m.name for m in deployment.models], settings.resolved_device,
@@ -479,13 +485,13 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
                 ", ".join(m.name for m in deployment.models), settings.policy, settings.device,
                 settings.server.max_batch_size)
     canary: Callable[[], Any] | None = None
-    if deployment.pipeline is not None and settings.server.canary_interval_s > 0:
+    if deployment.pipeline is not None and golden_cases is not None:
         from golemline.serving import canary as golden
 
-        pipeline = deployment.pipeline
+        pipeline, cases = deployment.pipeline, golden_cases
 
         def canary() -> Any:  # started inside the server's event loop
-            return golden.start(pipeline.chain, settings.server.canary_interval_s, pipeline.local_ready)
+            return golden.start(pipeline.chain, settings.server.canary_interval_s, pipeline.local_ready, cases)
 
     asyncio.run(_run(rest, grpc, canary))
     return 0

@@ -12,6 +12,7 @@ that the CRD, this rule and the settings agree).
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 from typing import Any
@@ -27,6 +28,29 @@ ENV_PREFIXES = {"gating": "GOLEM_GATE_", "batching": "GOLEM_", "canary": "GOLEM_
 """Spec sections copied to the environment property by property (the prefix, then the property in SNAKE_CASE)."""
 ACCELERATORS = ("nvidia.com/", "amd.com/", "gpu.intel.com/")
 """Extended-resource prefixes that mean "this pod has an accelerator": the one GPU decision (device and dtype)."""
+
+
+INTENTS_DIR = "/etc/golemline/intents"
+INTENTS_FILE = "intents.yaml"
+INTENTS_ANNOTATION = "golemline.io/intents"
+"""Inline `spec.intents` reach the pod as this pod annotation, projected into a file by a downwardAPI volume: no
+object beyond the InferenceServices to create, own and clean up, and a change rolls the pods like any spec change."""
+
+
+def intents_volume(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The volume that holds the pipeline's intents file, and the pod annotations it reads from; None without
+    intents (the shipped demo domain). `spec.intents` (inline) wins over `spec.intentsConfigMap`; the CRD
+    schema has already refused a bad list, and golemline refuses a bad file at start (exit 2)."""
+    if spec.get("intents"):
+        document = {"intents": spec["intents"], "background": spec.get("intentsBackground") or []}
+        volume = {"name": "intents", "downwardAPI": {"items": [
+            {"path": INTENTS_FILE, "fieldRef": {"fieldPath": f"metadata.annotations['{INTENTS_ANNOTATION}']"}}]}}
+        return volume, {INTENTS_ANNOTATION: json.dumps(document, sort_keys=True)}  # JSON is YAML
+    config_map = spec.get("intentsConfigMap")
+    if config_map:
+        return {"name": "intents", "configMap": {"name": config_map["name"], "items": [
+            {"key": config_map.get("key", INTENTS_FILE), "path": INTENTS_FILE}]}}, {}
+    return None
 
 
 def env_name(section: str, prop: str) -> str:
@@ -145,6 +169,9 @@ def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], 
     # torch addresses NVIDIA and AMD (ROCm) GPUs alike as "cuda"; the dtype follows the same decision.
     env = {**env, "GOLEM_DEVICE": "cuda" if accelerated else "cpu",
            "GOLEM_DTYPE": _dtype(spec, dtype_of, accelerated), "GOLEM_THREADS": cpu_threads(resources)}
+    intents = intents_volume(spec)
+    if intents is not None:
+        env["GOLEM_INTENTS"] = f"{INTENTS_DIR}/{INTENTS_FILE}"
     env_list: list[dict[str, Any]] = list(_env(env))
     if auth:
         env_list.append({"name": "GOLEM_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {
@@ -152,7 +179,7 @@ def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], 
     if "GOLEM_ORACLE_API_URL" in env and (spec.get("oracleApi") or {}).get("apiKeySecret"):
         env_list.append({"name": "GOLEM_ORACLE_API_KEY", "valueFrom": {"secretKeyRef": {
             "name": spec["oracleApi"]["apiKeySecret"], "key": "apiKey"}}})
-    container = {
+    container: dict[str, Any] = {
         "name": "kserve-container",
         "image": f"{image.get('repository', 'ghcr.io/golemline/golemline')}:{image.get('tag', '0.1.0')}",
         "imagePullPolicy": image.get("pullPolicy", "IfNotPresent"),
@@ -174,6 +201,12 @@ def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], 
         "volumes": [{"name": "model-cache", "emptyDir": {"sizeLimit": "10Gi"}},
                     {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
     }
+    if intents is not None:
+        volume, annotations = intents
+        container["volumeMounts"].append({"name": "intents", "mountPath": INTENTS_DIR, "readOnly": True})
+        predictor["volumes"].append(volume)
+        if annotations:
+            predictor["annotations"] = annotations
     for key in ("nodeSelector", "tolerations", "affinity"):
         if workload.get(key):
             predictor[key] = copy.deepcopy(workload[key])
