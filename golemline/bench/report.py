@@ -85,10 +85,11 @@ def _long_section(long: dict[str, Any]) -> list[str]:
             ""]
 
 
-def _backends_section(backends: dict[str, Any]) -> list[str]:
+def _backends_section(backends: dict[str, Any], bench_cores: int) -> list[str]:
     """The launch-bound golems on torch vs CTranslate2, at batch 1, both loaded in one process and alternated."""
     o, i = backends["oracle"], backends["interpreter"]
-    load = f" Load average during the run: {backends['load_average']}." if "load_average" in backends else ""
+    load = (f" Load average (1/5/15 min) before and after, on {bench_cores} cores: {backends['load_average']}."
+            if "load_average" in backends else "")
     return ["## The launch-bound golems: torch vs CTranslate2 (batch 1, alternated request by request)", "",
             f"Oracle: the gating corpus's {o['requests']} held-out in-domain requests; Interpreter: all "
             f"{i['sentences']} corpus sentences, one at a time.{load}", "",
@@ -98,7 +99,8 @@ def _backends_section(backends: dict[str, Any]) -> list[str]:
             f"{o['same_replies']}/{o['requests']} replies |",
             f"| interpreter | embedding (torch) | {i['embedding']['p50_ms']} ms | — |",
             f"| interpreter | embedding-ct2 | {i['embedding-ct2']['p50_ms']} ms | "
-            f"{i['same_intents']}/{i['sentences']} intents, scores within {i['max_score_difference']} |", "",
+            f"{i['same_intents']}/{i['sentences']} intents, largest score difference {i['max_score_difference']} "
+            "(scores as served, 4 decimals) |", "",
             f"Oracle per token: {o['speedup_per_token']}× faster, {o['ctranslate2']['ms_per_token_p50']} ms (target "
             f"≤1.5 ms — {verdict(o['ctranslate2']['ms_per_token_p50'] <= 1.5)}); Interpreter: "
             f"{i['speedup_p50']}× faster, {i['embedding-ct2']['p50_ms']} ms (target ≤15 ms — "
@@ -139,6 +141,8 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
                       for c, v in levels.items()]
         c16 = b.get("concurrency_16", {}).get("speedup", 0)
         lines += ["", f"Target ≥1.5× at concurrency 16 on CPU: {c16}× — {verdict(c16 >= 1.5)}."]
+        if "load_average" in b:
+            lines += [f"Load average (1/5/15 min) before and after: {b['load_average']}."]
         if windowed and "concurrency_1" in b and "concurrency_16" in b:
             c1, versus = b["concurrency_1"]["speedup"], b["concurrency_16"]["eager_vs_window"]
             lines += [f"On ÷ off at concurrency 1: {c1}× (target ≥0.95 — {verdict(c1 >= 0.95)}); eager ÷ window at "
@@ -240,16 +244,18 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
     if "pipeline" in bench:
         p = bench["pipeline"]
         r = p["ratios"]
+        target = p.get("target_p50_speedup", 2)
+        load = f" Load average (1/5/15 min) before and after: {p['load_average']}." if "load_average" in p else ""
         lines += ["## The whole pipeline against the previous main (monolith, resident)", "",
                   f"Two `golem serve` processes side by side, one from `{p['baseline_source']}`: 15 short commands at "
                   "concurrency 1 (alternating request by request), then req/s at concurrency 16 (alternating rounds).",
                   "", "| code | p50 s | p95 s | req/s at 16 |", "| --- | --- | --- | --- |",
                   *[f"| {name} | {p[name]['p50_s']} | {p[name]['p95_s']} | {p[name]['req_per_s_c16']} |"
                     for name in ("baseline", "current")], "",
-                  f"Speed-up at p50: **{r['speedup_p50_c1']}×**, req/s at 16: **{r['req_per_s_c16']}×** (targets ≥2× "
-                  f"— {verdict(r['speedup_p50_c1'] >= 2)} / {verdict(r['req_per_s_c16'] >= 2)}).", ""]
+                  f"Speed-up at p50: **{r['speedup_p50_c1']}×**, req/s at 16: **{r['req_per_s_c16']}×** (target "
+                  f"≥{target}× at p50 — {verdict(r['speedup_p50_c1'] >= target)}).{load}", ""]
     if "backends" in bench:
-        lines += _backends_section(bench["backends"])
+        lines += _backends_section(bench["backends"], bench["machine"]["cpu_count"])
     if "golems" in bench:
         g = {name: v for name, v in bench["golems"].items() if isinstance(v, dict)}
         sizes = list(next(iter(g.values()))["batch_seconds"])
@@ -324,6 +330,10 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
               "- **int8 on CPU is a win for the Scribe, not for every golem.** CTranslate2's int8 Scribe is faster and "
               "smaller with the same WER on the 2,202-utterance gating corpus; torch's dynamic int8 moved the "
               "Interpreter's intents, so auto keeps it at fp32. Quality is checked next to the speed, not assumed.",
+              "- **Small models are launch-bound; a C++ runtime removes the launches.** The Oracle (7.2 M parameters) "
+              "and the Interpreter (MiniLM-L6) do a few milliseconds of arithmetic per request; through torch most "
+              "of their time went to Python and per-op dispatch. CTranslate2 runs the same weights, converted in "
+              "memory at load time, with the same greedy replies and scores within 1e-3 (the backends table).",
               "- **A vocabulary head laid out for the CPU.** At batch 1 a decoder step multiplies one vector by the "
               "[vocab, hidden] head; stored row-major, the CPU GEMM took 6.8 ms of a 13 ms Oracle step. Stored "
               "transposed (same tensor, still tied to the embedding) it takes about 1.3 ms, and a reply about half "
