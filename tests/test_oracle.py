@@ -127,10 +127,11 @@ def stock_replies(model_dir: Path, requests: list[ReplyRequest]) -> list[str]:
     return replies
 
 
-def test_the_cpu_head_layout_keeps_every_reply_and_the_tied_embedding(resident_pipeline: Pipeline) -> None:
+def test_the_cpu_head_layout_keeps_every_reply_and_the_tied_embedding() -> None:
     """The head is stored transposed on the CPU for speed (`lay_out_output_head_for_cpu`); the stock model, laid out
-    as saved and decoded by transformers' own generate, must give the same replies."""
-    oracle = resident_pipeline.golems["oracle"]
+    as saved and decoded by transformers' own generate, must give the same replies (the torch backend's layout)."""
+    oracle = Oracle(Settings().with_overrides(oracle_backend="causal-lm"))
+    oracle.load()
     model = oracle._loaded_backend()._model  # type: ignore[attr-defined]
     head = model.get_output_embeddings().weight
     assert head is model.transformer.wte.weight  # still one tensor: the head and the embedding stay tied
@@ -141,6 +142,7 @@ def test_the_cpu_head_layout_keeps_every_reply_and_the_tied_embedding(resident_p
     batched = [r.text for r in oracle.run(REQUESTS)]  # left-padded batch, as the server runs it
     alone = [oracle.run([r])[0].text for r in REQUESTS]
     expected = stock_replies(oracle.model_dir, REQUESTS)
+    oracle.unload()
     assert alone == expected
     assert batched == expected
     assert all(expected)  # the comparison is about real replies, not empty strings

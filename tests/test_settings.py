@@ -28,7 +28,7 @@ def test_environment_overrides_defaults() -> None:
     assert settings.policy == "lru"
     assert settings.budget_bytes == 300 * 1024**2
     assert settings.golems["oracle"].model == "/mnt/models"
-    assert settings.golems["oracle"].backend == "causal-lm"
+    assert settings.golems["oracle"].backend == "ctranslate2"
     assert settings.gating.max_no_speech_prob == 0.7
 
 

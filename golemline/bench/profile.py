@@ -2,7 +2,9 @@
 
 Prints the top operators, the share of wall time spent outside operator kernels (Python, dispatch and, on CUDA,
 kernel launches such as cudaLaunchKernel), writes a Chrome trace, and suggests the batch size where that overhead
-stops dominating. The Scribe's CTranslate2 backend runs outside torch, so the profiler cannot see inside it.
+stops dominating. CTranslate2 runs outside torch, so the profiler cannot see inside it: the Scribe cannot be profiled,
+and a golem configured on a CTranslate2 backend is profiled on its torch backend (`TORCH_BACKENDS`), the one whose
+time outside kernels motivated CTranslate2 (docs/performance.md compares the two side by side).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from golemline.domain import IntentRequest, ReplyRequest
 from golemline.predictors.interpreter import Interpreter
 from golemline.predictors.oracle import Oracle
 from golemline.settings import Settings
+
+TORCH_BACKENDS = {"interpreter": ("embedding", "nli"), "oracle": ("causal-lm",)}  # the first is the fallback
 
 TEXTS = ["what is the weather in Paris", "set a timer for ten minutes", "play some jazz", "read me the news",
          "how are you today", "will it snow tomorrow", "remind me in an hour", "put on my playlist"]
@@ -43,10 +47,14 @@ def profile(golem: str, settings: Settings, trace: Path, batch: int = 16) -> dic
 
     if golem not in ("interpreter", "oracle"):
         raise SystemExit(f"{golem}: only torch golems can be profiled (the Scribe's CTranslate2 runs outside torch)")
+    if settings.golems[golem].backend not in TORCH_BACKENDS[golem]:
+        torch_backend: dict[str, Any] = {f"{golem}_backend": TORCH_BACKENDS[golem][0]}
+        settings = settings.with_overrides(**torch_backend)
     model = (Interpreter if golem == "interpreter" else Oracle)(settings)
     model.load()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
-    report: dict[str, Any] = {"golem": golem, "device": settings.resolved_device}
+    report: dict[str, Any] = {"golem": golem, "backend": settings.golems[golem].backend,
+                              "device": settings.resolved_device}
     for label, size in (("unbatched", 1), ("batched", batch)):
         requests = _requests(golem, size)
         model.run(requests)

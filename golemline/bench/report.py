@@ -23,6 +23,9 @@ def _plot_batching(data: dict[str, Any], out: Path) -> None:
     off = [data[f"concurrency_{c}"]["off_req_per_s"] for c in levels]
     figure, axis = plt.subplots(figsize=(6, 3.5), dpi=110)
     axis.plot(levels, on, marker="o", label="micro-batching on (max 16)")
+    if all("window_req_per_s" in data[f"concurrency_{c}"] for c in levels):
+        axis.plot(levels, [data[f"concurrency_{c}"]["window_req_per_s"] for c in levels], marker="o",
+                  label="on, 10 ms window (before eager dispatch)")
     axis.plot(levels, off, marker="o", label="off (batch 1)")
     axis.set_xscale("log", base=2)
     axis.set_xticks(levels, [str(c) for c in levels])
@@ -82,6 +85,28 @@ def _long_section(long: dict[str, Any]) -> list[str]:
             ""]
 
 
+def _backends_section(backends: dict[str, Any], bench_cores: int) -> list[str]:
+    """The launch-bound golems on torch vs CTranslate2, at batch 1, both loaded in one process and alternated."""
+    o, i = backends["oracle"], backends["interpreter"]
+    load = (f" Load average (1/5/15 min) before and after, on {bench_cores} cores: {backends['load_average']}."
+            if "load_average" in backends else "")
+    return ["## The launch-bound golems: torch vs CTranslate2 (batch 1, alternated request by request)", "",
+            f"Oracle: the gating corpus's {o['requests']} held-out in-domain requests; Interpreter: all "
+            f"{i['sentences']} corpus sentences, one at a time.{load}", "",
+            "| golem | backend | p50 | same answers |", "| --- | --- | --- | --- |",
+            f"| oracle | causal-lm (torch) | {o['causal-lm']['ms_per_token_p50']} ms/token | — |",
+            f"| oracle | ctranslate2 | {o['ctranslate2']['ms_per_token_p50']} ms/token | "
+            f"{o['same_replies']}/{o['requests']} replies |",
+            f"| interpreter | embedding (torch) | {i['embedding']['p50_ms']} ms | — |",
+            f"| interpreter | embedding-ct2 | {i['embedding-ct2']['p50_ms']} ms | "
+            f"{i['same_intents']}/{i['sentences']} intents, largest score difference {i['max_score_difference']} "
+            "(scores as served, 4 decimals) |", "",
+            f"Oracle per token: {o['speedup_per_token']}× faster, {o['ctranslate2']['ms_per_token_p50']} ms (target "
+            f"≤1.5 ms — {verdict(o['ctranslate2']['ms_per_token_p50'] <= 1.5)}); Interpreter: "
+            f"{i['speedup_p50']}× faster, {i['embedding-ct2']['p50_ms']} ms (target ≤15 ms — "
+            f"{verdict(i['embedding-ct2']['p50_ms'] <= 15)}).", ""]
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
@@ -98,13 +123,32 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
              "`--device cuda` where a GPU exists.", ""]
     if "batching" in bench:
         b = bench["batching"]
-        lines += ["## (a) Micro-batching on vs off (interpreter, one thread per server)", "",
-                  "| concurrency | off req/s | on req/s | speedup |", "| --- | --- | --- | --- |"]
-        lines += [f"| {k.split('_')[1]} | {v['off_req_per_s']} | {v['on_req_per_s']} | {v['speedup']}× |"
-                  for k, v in b.items() if k.startswith("concurrency_")]
+        levels = {k.split("_")[1]: v for k, v in b.items() if k.startswith("concurrency_")}
+        windowed = all("window_req_per_s" in v for v in levels.values())
+        lines += ["## (a) Micro-batching on vs off (interpreter, one thread per server)", ""]
+        if windowed:
+            lines += ["Three servers side by side: off (batch 1), on with eager dispatch (the default: an idle golem "
+                      "runs a lone request at once, arrivals during a batch form the next) and on with the 10 ms "
+                      "window (each batch waits for company: the dispatch before eager).", "",
+                      "| concurrency | off req/s | on req/s (eager) | on req/s (window) | eager ÷ off | window ÷ off "
+                      "| eager ÷ window |", "| --- | --- | --- | --- | --- | --- | --- |"]
+            lines += [f"| {c} | {v['off_req_per_s']} | {v['on_req_per_s']} | {v['window_req_per_s']} | "
+                      f"{v['speedup']}× | {v['window_speedup']}× | {v['eager_vs_window']}× |"
+                      for c, v in levels.items()]
+        else:
+            lines += ["| concurrency | off req/s | on req/s | speedup |", "| --- | --- | --- | --- |"]
+            lines += [f"| {c} | {v['off_req_per_s']} | {v['on_req_per_s']} | {v['speedup']}× |"
+                      for c, v in levels.items()]
         c16 = b.get("concurrency_16", {}).get("speedup", 0)
-        lines += ["", f"Target ≥1.5× at concurrency 16 on CPU: {c16}× — {verdict(c16 >= 1.5)}.", "",
-                  "![batching](bench-batching.png)", ""]
+        lines += ["", f"Target ≥1.5× at concurrency 16 on CPU: {c16}× — {verdict(c16 >= 1.5)}."]
+        if "load_average" in b:
+            lines += [f"Load average (1/5/15 min) before and after: {b['load_average']}."]
+        if windowed and "concurrency_1" in b and "concurrency_16" in b:
+            c1, versus = b["concurrency_1"]["speedup"], b["concurrency_16"]["eager_vs_window"]
+            lines += [f"On ÷ off at concurrency 1: {c1}× (target ≥0.95 — {verdict(c1 >= 0.95)}); eager ÷ window at "
+                      f"16 clients: {versus}× (target: no lower than the window, ≥0.95 within noise — "
+                      f"{verdict(versus >= 0.95)})."]
+        lines += ["", "![batching](bench-batching.png)", ""]
     if "lifecycle" in bench:
         life = bench["lifecycle"]
         r = life["ratios"]
@@ -200,14 +244,18 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
     if "pipeline" in bench:
         p = bench["pipeline"]
         r = p["ratios"]
+        target = p.get("target_p50_speedup", 2)
+        load = f" Load average (1/5/15 min) before and after: {p['load_average']}." if "load_average" in p else ""
         lines += ["## The whole pipeline against the previous main (monolith, resident)", "",
                   f"Two `golem serve` processes side by side, one from `{p['baseline_source']}`: 15 short commands at "
                   "concurrency 1 (alternating request by request), then req/s at concurrency 16 (alternating rounds).",
                   "", "| code | p50 s | p95 s | req/s at 16 |", "| --- | --- | --- | --- |",
                   *[f"| {name} | {p[name]['p50_s']} | {p[name]['p95_s']} | {p[name]['req_per_s_c16']} |"
                     for name in ("baseline", "current")], "",
-                  f"Speed-up at p50: **{r['speedup_p50_c1']}×**, req/s at 16: **{r['req_per_s_c16']}×** (targets ≥2× "
-                  f"— {verdict(r['speedup_p50_c1'] >= 2)} / {verdict(r['req_per_s_c16'] >= 2)}).", ""]
+                  f"Speed-up at p50: **{r['speedup_p50_c1']}×**, req/s at 16: **{r['req_per_s_c16']}×** (target "
+                  f"≥{target}× at p50 — {verdict(r['speedup_p50_c1'] >= target)}).{load}", ""]
+    if "backends" in bench:
+        lines += _backends_section(bench["backends"], bench["machine"]["cpu_count"])
     if "golems" in bench:
         g = {name: v for name, v in bench["golems"].items() if isinstance(v, dict)}
         sizes = list(next(iter(g.values()))["batch_seconds"])
@@ -282,6 +330,10 @@ def markdown(bench: dict[str, Any], profile: dict[str, Any] | None) -> str:
               "- **int8 on CPU is a win for the Scribe, not for every golem.** CTranslate2's int8 Scribe is faster and "
               "smaller with the same WER on the 2,202-utterance gating corpus; torch's dynamic int8 moved the "
               "Interpreter's intents, so auto keeps it at fp32. Quality is checked next to the speed, not assumed.",
+              "- **Small models are launch-bound; a C++ runtime removes the launches.** The Oracle (7.2 M parameters) "
+              "and the Interpreter (MiniLM-L6) do a few milliseconds of arithmetic per request; through torch most "
+              "of their time went to Python and per-op dispatch. CTranslate2 runs the same weights, converted in "
+              "memory at load time, with the same greedy replies and scores within 1e-3 (the backends table).",
               "- **A vocabulary head laid out for the CPU.** At batch 1 a decoder step multiplies one vector by the "
               "[vocab, hidden] head; stored row-major, the CPU GEMM took 6.8 ms of a 13 ms Oracle step. Stored "
               "transposed (same tensor, still tied to the embedding) it takes about 1.3 ms, and a reply about half "

@@ -1,7 +1,9 @@
 """`golem bench`: one workload (the sample set, fixed order), several configurations, measured side by side and
 interleaved in one run (the machines are noisy: only ratios from one run are reported).
 
-  batching   micro-batching on vs off at concurrency 1/4/16/32 (two servers, interpreter requests)
+  batching   micro-batching off vs on (eager dispatch) vs on (10 ms window) at concurrency 1/4/16/32 (three
+             servers, interpreter requests)
+  backends   the Oracle and the Interpreter on torch vs CTranslate2 at batch 1: ms per token, p50, same answers
   lifecycle  resident vs sequential+prefetch vs sequential without prefetch vs naive reload per request
   baseline   the monolith vs a seed-style chain (load → run → unload each model per request, no batching)
   dtype      fp32 vs int8 (CPU) or fp16 (GPU), with transcript WER and intent agreement next to the speed
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from golemline.audio import Audio, decode
+from golemline.bench.backends import bench_backends
 from golemline.pipeline import Pipeline
 from golemline.predictors.base import Golem
 from golemline.resources import sample as sample_path
@@ -216,24 +219,31 @@ def bench_split(requests: int = 10) -> dict[str, Any]:
 # -- (a) batching ------------------------------------------------------------------------------------------------
 def bench_batching(concurrencies: tuple[int, ...] = (1, 4, 16, 32), requests: int = 64,
                    rounds: int = 2) -> dict[str, Any]:
+    """Three interpreter servers side by side: batching off (batch 1), on with eager dispatch (today's default), and
+    on with the 10 ms window (each batch waits for company: the dispatch before eager), alternating rounds."""
     from golemline.bench.batching import _round
     from golemline.bench.loopback import Server
 
     servers = {"off": Server("--max-batch-size", "1", "--threads", "1"),
-               "on": Server("--max-batch-size", "16", "--max-latency-ms", "10", "--threads", "1")}
+               "on": Server("--max-batch-size", "16", "--batch-dispatch", "eager", "--threads", "1"),
+               "window": Server("--max-batch-size", "16", "--batch-dispatch", "window", "--max-latency-ms", "10",
+                                "--threads", "1")}
     result: dict[str, Any] = {}
     try:
         for server in servers.values():
             server.wait_ready()
             _round(server.url, "interpreter", 8, 16)  # warm-up
         for concurrency in concurrencies:
-            runs: dict[str, list[float]] = {"on": [], "off": []}
+            runs: dict[str, list[float]] = {name: [] for name in servers}
             for _ in range(rounds):
                 for name, server in servers.items():
                     runs[name].append(_round(server.url, "interpreter", concurrency, requests)["req_per_s"])
-            on, off = statistics.median(runs["on"]), statistics.median(runs["off"])
+            on, off, window = (statistics.median(runs[name]) for name in ("on", "off", "window"))
             result[f"concurrency_{concurrency}"] = {"on_req_per_s": round(on, 1), "off_req_per_s": round(off, 1),
-                                                    "speedup": round(on / off, 2)}
+                                                    "window_req_per_s": round(window, 1),
+                                                    "speedup": round(on / off, 2),
+                                                    "window_speedup": round(window / off, 2),
+                                                    "eager_vs_window": round(on / window, 2)}
     finally:
         for server in servers.values():
             server.stop()
@@ -733,7 +743,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "batching": bench_batching, "lifecycle": bench_lifecycle, "baseline": bench_baseline, "dtype": bench_dtype,
     "split": bench_split, "nli": bench_nli, "transport": bench_transport, "golems": bench_golems,
     "plan": bench_plan, "windows": bench_windows, "long": bench_long, "mixed": bench_mixed,
-    "pipeline": bench_pipeline, "threads": bench_threads}
+    "pipeline": bench_pipeline, "threads": bench_threads, "backends": bench_backends}
 
 
 def run(sections: list[str], out: Path, baseline: Path | None = None) -> dict[str, Any]:

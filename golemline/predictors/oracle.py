@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from golemline.domain import Reply, ReplyRequest, compression_ratio
+from golemline.errors import ConfigError
 from golemline.predictors.base import (
     Backend,
     Golem,
@@ -62,9 +63,12 @@ class CausalLM(Backend[ReplyRequest, Reply]):
     def memory_bytes(self) -> int:
         return torch_module_bytes(self._model)
 
+    def _config(self) -> Any:
+        return self._model.config
+
     def _context(self) -> int:
         """Positions the model can attend to (the bundled model was trained with 96; distilgpt2 has 1024)."""
-        config = self._model.config
+        config = self._config()
         return int(getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None) or 1024)
 
     def _reply_room(self) -> int:
@@ -121,7 +125,7 @@ class CausalLM(Backend[ReplyRequest, Reply]):
         generated, _, seconds = outputs
         tokenizer = self._tokenizer
         replies = []
-        for row in generated.tolist():
+        for row in (generated if isinstance(generated, list) else generated.tolist()):
             tokens = [t for t in row if t != tokenizer.pad_token_id]
             text = tokenizer.decode(tokens, skip_special_tokens=True).split("\n")[0].strip()
             replies.append(Reply(text=text, tokens=len(tokens),
@@ -130,11 +134,99 @@ class CausalLM(Backend[ReplyRequest, Reply]):
         return replies
 
 
+class CTranslate2CausalLM(CausalLM):
+    """The same weights through CTranslate2's `Generator`: the decode loop runs in C++, not in Python.
+
+    Why: the bundled Oracle (7.2 M parameters) does well under a millisecond of arithmetic per token, but torch's
+    `generate()` took several per token in Python and per-op dispatch (docs/performance.md has both, side by side).
+    Greedy replies are token for token those of the torch backend (tests/test_oracle_ctranslate2.py); prompts,
+    context fitting, stopping rules and replies' bookkeeping are the torch backend's own (inherited).
+
+    Seeded sampling (`--seed`, a development aid) runs on the torch backend instead: CTranslate2 keeps one random
+    state per worker thread, seeded once when the thread first samples, so it cannot replay a seed per request as
+    `--seed` promises. With a seed this backend loads and delegates to `CausalLM`, whose draws it then gives."""
+
+    def __init__(self, model_dir: Path, settings: Settings) -> None:
+        super().__init__(model_dir, settings)
+        self._config_: Any = None
+        self._bytes = 0
+        self._seeded: CausalLM | None = None  # the torch backend, when replies are sampled with a seed
+
+    def load(self) -> None:
+        if self.settings.seed is not None:
+            self._seeded = CausalLM(self.model_dir, self.settings)
+            self._seeded.load()
+            return
+        import ctranslate2
+        from transformers import AutoConfig, AutoTokenizer
+
+        from golemline.predictors.ct2convert import COMPUTE_TYPES, converted_files
+
+        tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        files = converted_files(self.model_dir)
+        try:
+            model = ctranslate2.Generator(str(self.model_dir), device=self.device,
+                                          compute_type=COMPUTE_TYPES[self.dtype],
+                                          intra_threads=self.settings.threads or 0, files=files)
+        except ValueError as exc:  # e.g. bf16 on a CPU without bf16 instructions
+            raise ConfigError(f"oracle: dtype {self.dtype} is not usable on {self.device} ({exc}); "
+                              "use --dtype fp32 or int8 on CPU, fp16 on GPU") from exc
+        self._config_ = AutoConfig.from_pretrained(self.model_dir)
+        self._bytes = self.estimate_bytes(self.model_dir, self.settings)
+        self._tokenizer, self._model = tokenizer, model
+
+    def unload(self) -> None:
+        super().unload()
+        self._config_ = None
+        if self._seeded is not None:
+            self._seeded.unload()
+            self._seeded = None
+
+    def memory_bytes(self) -> int:
+        """CTranslate2 allocates outside torch; its weights take what the dtype says (the estimate)."""
+        if self._seeded is not None:
+            return self._seeded.memory_bytes()
+        return self._bytes if self._model is not None else 0
+
+    def _config(self) -> Any:
+        return self._config_
+
+    def preprocess(self, batch: list[ReplyRequest]) -> Any:
+        if self._seeded is not None:
+            return self._seeded.preprocess(batch)
+        tokenizer = self._tokenizer
+        return [tokenizer.convert_ids_to_tokens(tokenizer.encode(self._fitted_prompt(r), add_special_tokens=False))
+                for r in batch]
+
+    def _forward(self, prompts: Any) -> tuple[Any, int, float]:
+        """One greedy `generate_batch` for the batch (no padding: CTranslate2 masks ragged prompts itself), stopping
+        at end of text or the first newline, which is kept in the reply's tokens as the torch backend keeps it."""
+        if self._seeded is not None:
+            return self._seeded._forward(prompts)
+        tokenizer = self._tokenizer
+        newline = tokenizer.convert_ids_to_tokens(tokenizer.encode("\n", add_special_tokens=False))[-1]
+        longest = max(len(p) for p in prompts)
+        room = min(self.settings.max_new_tokens, self._context() - longest)
+        started = time.perf_counter()
+        results = self._model.generate_batch(prompts, max_length=room, end_token=[tokenizer.eos_token, newline],
+                                             return_end_token=True, include_prompt_in_result=False,
+                                             sampling_topk=1)
+        return [r.sequences_ids[0] for r in results], longest, time.perf_counter() - started
+
+    def postprocess(self, outputs: tuple[Any, int, float], batch: list[ReplyRequest]) -> list[Reply]:
+        if self._seeded is not None:
+            return self._seeded.postprocess(outputs, batch)
+        return super().postprocess(outputs, batch)
+
+
 class Oracle(Golem[ReplyRequest, Reply]):
     """Transcript + intent to a reply."""
 
     stage = "oracle"
-    backends = {"causal-lm": CausalLM, "templates": TemplateReplies, "openai": OpenAIChat}
+    backends = {"causal-lm": CausalLM, "ctranslate2": CTranslate2CausalLM, "templates": TemplateReplies,
+                "openai": OpenAIChat}
 
     def __init__(self, settings: Settings, forward_executor: Executor | None = None) -> None:
         super().__init__(settings, forward_executor)

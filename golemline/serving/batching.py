@@ -1,9 +1,16 @@
 """Dynamic micro-batching: concurrent requests to one golem share one forward pass.
 
 Why: small models are launch-bound (the seeds' `cudaLaunchKernel` lesson) — one pass over 8 inputs costs little
-more than one pass over 1. A worker takes the first waiting request, waits up to `max_latency_ms` for more (up to
-`max_batch_size`), runs the batch on a thread (the event loop stays free), and fans results back. The queue is
-bounded: when full, a request is refused at once (429) instead of waiting without limit.
+more than one pass over 1. A worker runs a batch on a thread (the event loop stays free) and fans results back. The
+queue is bounded: when full, a request is refused at once (429) instead of waiting without limit.
+
+Two ways to form a batch (`dispatch`):
+- ``eager`` (the default, as continuous batching does): when the golem is idle, a lone request runs at once; while a
+  batch runs, arrivals gather, and they form the next batch as soon as it ends. Why: waiting `max_latency_ms` for
+  company made a lone request pay the window while the device sat idle (batching on was slower than off at
+  concurrency 1, docs/performance.md); under load the running batch is the window, so batches still fill.
+- ``window``: the worker takes the first waiting request and waits up to `max_latency_ms` for more (up to
+  `max_batch_size`) before running — the behaviour before eager dispatch, kept for comparison (`golem bench`).
 
 Length-bucketed batching: with a `key` (the Scribe's encoder window), requests with different keys never share a
 batch, so a 3 s command never pays for a 25 s one's window; and the smallest key waiting goes first (shortest job
@@ -22,6 +29,8 @@ from typing import Any
 from golemline.errors import Overloaded
 from golemline.serving import metrics
 
+DISPATCH = ("eager", "window")
+
 
 @dataclass
 class _Waiting:
@@ -36,11 +45,15 @@ class MicroBatcher:
 
     def __init__(self, name: str, run_batch: Callable[[list[Any]], list[Any]], max_batch_size: int,
                  max_latency_ms: float, max_queue: int, device: str = "cpu",
-                 key: Callable[[Any], float] | None = None, starvation_s: float = 2.0) -> None:
+                 key: Callable[[Any], float] | None = None, starvation_s: float = 2.0,
+                 dispatch: str = "eager") -> None:
+        if dispatch not in DISPATCH:
+            raise ValueError(f"dispatch must be one of {', '.join(DISPATCH)} (got {dispatch!r})")
         self.name = name
         self.run_batch = run_batch
         self.max_batch_size = max_batch_size
-        self.max_latency_s = max_latency_ms / 1000
+        self.max_latency_s = max_latency_ms / 1000 if dispatch == "window" else 0.0
+        self.dispatch = dispatch
         self.max_queue = max_queue
         self.device = device
         self.key = key
@@ -86,6 +99,8 @@ class MicroBatcher:
         return min(waiting.key for waiting in self._pending)
 
     async def _collect(self, queue: asyncio.Queue[_Waiting]) -> list[_Waiting]:
+        """The next batch: the key's waiting requests, up to `max_batch_size`. Eager dispatch does not wait: what
+        gathered while the previous batch ran (or the lone arrival at an idle golem) goes at once."""
         if not self._pending:
             self._pending.append(await queue.get())
         self._drain(queue)

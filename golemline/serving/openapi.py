@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from golemline.domain import KNOWN_INTENTS, MAX_INTENT_CHARS, MAX_LABEL_CHARS, MAX_TEXT_CHARS
-from golemline.labels import MAX_LABELS
+from golemline.domain import MAX_INTENT_CHARS, MAX_LABEL_CHARS, MAX_TEXT_CHARS
+from golemline.intents import MAX_LABELS
 from golemline.settings import Settings
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -25,7 +25,8 @@ INSTANCE_FIELDS: dict[str, dict[str, Any]] = {
     # null or absent: the shipped intents
     "labels": {"type": "array", "nullable": True, "minItems": 2, "maxItems": MAX_LABELS, "uniqueItems": True,
                "items": {"type": "string", "minLength": 1, "maxLength": MAX_LABEL_CHARS, "pattern": NON_BLANK}},
-    "intent": {"type": "string", "enum": list(KNOWN_INTENTS), "maxLength": MAX_INTENT_CHARS},
+    # "enum" is filled in per server: the names of the configured intents (`document`)
+    "intent": {"type": "string", "maxLength": MAX_INTENT_CHARS},
     "audio": {"type": "string", "format": "byte", "minLength": 1,
               "description": "base64 of a WAV/FLAC/MP3/OGG file (it must decode as audio: else 400)"},
 }
@@ -51,8 +52,9 @@ def _object(properties: dict[str, Any], required: Iterable[str] = ()) -> dict[st
     return {"type": "object", "properties": properties, "required": list(required)}
 
 
-def _instance(fields: Mapping[str, bool]) -> dict[str, Any]:
-    return {**_object({name: INSTANCE_FIELDS[name] for name in fields},
+def _instance(fields: Mapping[str, bool], intents: Iterable[str]) -> dict[str, Any]:
+    known = {**INSTANCE_FIELDS, "intent": {**INSTANCE_FIELDS["intent"], "enum": list(intents)}}
+    return {**_object({name: known[name] for name in fields},
                       [name for name, required in fields.items() if required]), "additionalProperties": False}
 
 
@@ -103,7 +105,8 @@ def document(settings: Settings, models: Iterable[str]) -> dict[str, Any]:
         paths[f"/v1/models/{model}:predict"] = {"post": {
             "summary": f"{model}: one result per instance (V1)",
             "requestBody": {"required": True, **_json({**_object(
-                {"instances": {"type": "array", "minItems": 1, "maxItems": limit, "items": _instance(signature.inputs)},
+                {"instances": {"type": "array", "minItems": 1, "maxItems": limit,
+                               "items": _instance(signature.inputs, settings.intents.names)},
                  "parameters": {"type": "object"}}, ["instances"]), "additionalProperties": False})},
             "responses": _responses(_object({"predictions": {"type": "array", "items": {"type": "object"}}}),
                                     *op_errors, guarded=guarded)}}

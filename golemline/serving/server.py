@@ -379,7 +379,7 @@ def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipe
             return manager.run(name, batch)
 
         batcher = MicroBatcher(name, run_batch, server.max_batch_size, server.max_latency_ms, server.max_queue,
-                               settings.resolved_device, key=golem.batch_key)
+                               settings.resolved_device, key=golem.batch_key, dispatch=server.batch_dispatch)
         deployment.batchers[name] = batcher
         deployment.adapters[name] = GolemModel(golem, batcher.submit_many, ready_when=lambda: deployment.started)
     if with_pipeline:
