@@ -244,7 +244,9 @@ def test_a_replica_replaced_under_steady_load_loses_nothing(capsys: pytest.Captu
     on its address and loads while the load runs. Every request is answered 200."""
     ports = [free_port(), free_port()]
     replicas = [Server("--golem", "interpreter", "--drain-s", "1", port=port) for port in ports]
-    transformer = Server("--golem", "scribe", "--golem", "oracle", "--transformer",
+    # The subject is loss, not latency: a stage deadline generous enough for a cold start on a loaded machine (at the
+    # default 30 s, the first requests of 16 clients against cold golems timed out on a 2-core machine at load 19).
+    transformer = Server("--golem", "scribe", "--golem", "oracle", "--transformer", "--stage-timeout-s", "600",
                          "--interpreter-url", ",".join(r.url for r in replicas))
     timeline, stop = Timeline(), threading.Event()
     workers = [threading.Thread(target=load, args=(transformer.url, timeline, stop, w, pipeline_request))
@@ -253,6 +255,7 @@ def test_a_replica_replaced_under_steady_load_loses_nothing(capsys: pytest.Captu
     try:
         for server in (*replicas, transformer):
             server.wait_ready(timeout=WAIT_S)
+        assert pipeline_request(transformer.url, "warm-up-0").status_code == 200  # one request before the load
         for worker in workers:
             worker.start()
         wait_until(lambda: timeline.count("answered") >= ROLLOUT_REQUESTS // 4, "a steady load")
