@@ -128,6 +128,9 @@ class ServerSettings:
                                                                         "server"))
     stage_timeout_s: float = field(default=30.0, metadata=_opt("deadline for each remote golem call (then 504)",
                                                                "server"))
+    drain_s: float = field(default=5.0, metadata=_opt(
+        "on SIGTERM: answer not-ready (503) but keep serving this many seconds, then close the listener, finish "
+        "in-flight requests and exit 0 (a second signal exits at once)", "server"))
     canary_interval_s: float = field(default=0.0, metadata=_opt(
         "run the golden-set canary through the pipeline every this many seconds (0: off)", "server"))
     canary_golden_set: str | None = field(default=None, metadata=_opt(
@@ -137,10 +140,13 @@ class ServerSettings:
     log_transcripts: bool = field(default=False, metadata=_opt(
         "put transcripts in the per-request JSON log lines (off: only verdicts, reasons and timings)", "server"))
     # Base URLs of remote golems (split mode); None = the golem runs in this process.
-    scribe_url: str | None = field(default=None, metadata=_opt("base URL of a remote scribe server", "server"))
-    interpreter_url: str | None = field(default=None, metadata=_opt("base URL of a remote interpreter server",
-                                                                    "server"))
-    oracle_url: str | None = field(default=None, metadata=_opt("base URL of a remote oracle server", "server"))
+    # Several comma-separated URLs are replicas of one golem: calls alternate, and a retry goes to the next.
+    scribe_url: str | None = field(default=None, metadata=_opt("base URL of a remote scribe server (comma-separated:"
+                                                               " replicas)", "server"))
+    interpreter_url: str | None = field(default=None, metadata=_opt("base URL of a remote interpreter server "
+                                                                    "(comma-separated: replicas)", "server"))
+    oracle_url: str | None = field(default=None, metadata=_opt("base URL of a remote oracle server (comma-separated:"
+                                                               " replicas)", "server"))
     # KServe's model-repository API (load/unload a model by name) changes what the server serves: off unless asked
     # for, and behind the token when one is set (docs/security.md).
     model_repository_api: bool = field(default=False, metadata=_opt(
@@ -167,6 +173,8 @@ class ServerSettings:
             raise ConfigError("canary_interval_s must be 0 (off) or a positive number of seconds")
         if self.batch_dispatch not in ("eager", "window"):
             raise ConfigError(f"batch_dispatch must be eager or window (got {self.batch_dispatch!r})")
+        if self.drain_s < 0:
+            raise ConfigError("drain_s must be 0 (close at once) or a positive number of seconds")
         if self.stage_timeout_s <= 0 or self.max_latency_ms < 0:
             raise ConfigError("timeouts must be positive")
         if not 0 < self.http_port < 65536:
@@ -181,7 +189,7 @@ class ServerSettings:
 
     def url_of(self, golem: str) -> str | None:
         url: str | None = getattr(self, f"{golem}_url")
-        return url.rstrip("/") if url else None
+        return ",".join(u.strip().rstrip("/") for u in url.split(",") if u.strip()) if url else None
 
 
 @dataclass(frozen=True)

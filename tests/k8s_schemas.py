@@ -68,6 +68,6 @@ def validate(manifest: dict[str, Any]) -> None:
 def pod_of(predictor: dict[str, Any], name: str = "probe") -> dict[str, Any]:
     """The Pod a KServe predictor becomes, for validating its PodSpec fields against Kubernetes itself."""
     pod_fields = ("containers", "volumes", "securityContext", "nodeSelector", "tolerations", "affinity",
-                  "serviceAccountName")
+                  "serviceAccountName", "terminationGracePeriodSeconds")
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
             "spec": {k: predictor[k] for k in pod_fields if k in predictor}}

@@ -165,6 +165,24 @@ def test_values_schema_rejects_typos() -> None:
         render({"pipeline": {"spec": {"mode": "distributed"}}})
 
 
+@pytest.mark.parametrize("workload", [{"transformer": {"probes": {"startup": {"period": 5}}}},
+                                      {"golems": {"scribe": {"shutdown": {"drainSeconds": -1}}}},
+                                      {"monolith": {"shutdown": {"preStop": 5}}}, {"stageTimeoutS": 0}])
+def test_values_schema_rejects_a_bad_probe_or_shutdown_value(workload: dict[str, Any]) -> None:
+    with pytest.raises(helm_python.HelmValuesError):
+        render({"pipeline": {"spec": workload}})
+
+
+def test_the_default_pipeline_sets_the_probe_and_shutdown_defaults_the_operator_uses() -> None:
+    """values.yaml shows the defaults; they must be the operator's own, or the documentation lies."""
+    from golemline_operator.builders import PROBE_DEFAULTS, SHUTDOWN_DEFAULTS, STAGE_TIMEOUT_S
+
+    [pipeline] = kinds(_render_cached("default"), "GolemPipeline")
+    transformer = pipeline["spec"]["transformer"]
+    assert transformer["probes"] == PROBE_DEFAULTS and transformer["shutdown"] == SHUTDOWN_DEFAULTS
+    assert pipeline["spec"]["stageTimeoutS"] == STAGE_TIMEOUT_S
+
+
 def test_helm_test_hook_and_notes() -> None:
     files = helm_python.Chart.load(str(CHART)).render({}, name="golems", namespace="ml")
     notes = files["golemline/templates/NOTES.txt"]

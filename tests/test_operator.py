@@ -211,3 +211,68 @@ def test_a_golem_scales_on_its_own_signal(metric: str, query: str, target: dict[
     assert scaling["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 60
     assert scribe["spec"]["predictor"]["minReplicas"] == 0  # scale to zero with Serverless
     assert "autoScaling" not in interpreter["spec"]["predictor"]  # only where asked
+
+
+def _container_and_pod(isvc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    predictor = isvc["spec"]["predictor"]
+    [container] = predictor["containers"]
+    return container, predictor
+
+
+@pytest.mark.parametrize("spec", [GPU_POOL, MONOLITH, {}], ids=["gpu-pool", "monolith", "defaults"])
+def test_every_inference_service_has_probes_a_prestop_and_a_grace_period_that_covers_the_drain(
+        spec: dict[str, Any]) -> None:
+    for isvc in build_inference_services(pipeline(spec)):
+        component = isvc["metadata"]["labels"]["app.kubernetes.io/component"]
+        container, predictor = _container_and_pod(isvc)
+        model = component if component in GOLEMS else "pipeline"
+        assert container["readinessProbe"]["httpGet"] == {"path": f"/v2/models/{model}/ready", "port": 8080}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": 8080}
+        startup = container["startupProbe"]
+        # weights load behind the startup probe: five minutes before the kubelet restarts a golem
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
+        assert startup["httpGet"]["path"] == ("/v2/health/live" if component == "transformer"
+                                              else f"/v2/models/{model}/ready")
+        assert container["lifecycle"]["preStop"] == {"exec": {"command": ["sleep", "5"]}}
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["GOLEM_DRAIN_S"] == "5"
+        # preStop 5 + drain 5 + in-flight (the 30 s stage timeout; three stages for a pipeline request) + 5
+        assert predictor["terminationGracePeriodSeconds"] == (45 if component in GOLEMS else 105)
+        validate(isvc)
+        validate(pod_of(predictor))
+
+
+def test_probes_and_shutdown_are_overridable_per_workload() -> None:
+    spec = {"stageTimeoutS": 10,
+            "golems": {"scribe": {"probes": {"startup": {"failureThreshold": 200, "periodSeconds": 3},
+                                             "readiness": {"periodSeconds": 2}},
+                                  "shutdown": {"preStopSleepSeconds": 0, "drainSeconds": 2.5}},
+                       "oracle": {"shutdown": {"terminationGracePeriodSeconds": 600}}},
+            "transformer": {"probes": {"liveness": {"timeoutSeconds": 9, "initialDelaySeconds": 4}}}}
+    validate(pipeline(spec))
+    scribe, interpreter, oracle, transformer = build_inference_services(pipeline(spec))
+    container, predictor = _container_and_pod(scribe)
+    assert (container["startupProbe"]["failureThreshold"], container["startupProbe"]["periodSeconds"]) == (200, 3)
+    assert container["readinessProbe"]["periodSeconds"] == 2 and container["readinessProbe"]["failureThreshold"] == 1
+    assert "lifecycle" not in container  # preStop 0: none
+    assert {e["name"]: e.get("value") for e in container["env"]}["GOLEM_DRAIN_S"] == "2.5"
+    assert predictor["terminationGracePeriodSeconds"] == 0 + 3 + 10 + 5
+    assert _container_and_pod(interpreter)[1]["terminationGracePeriodSeconds"] == 5 + 5 + 10 + 5
+    assert _container_and_pod(oracle)[1]["terminationGracePeriodSeconds"] == 600
+    liveness = _container_and_pod(transformer)[0]["livenessProbe"]
+    assert (liveness["timeoutSeconds"], liveness["initialDelaySeconds"], liveness["periodSeconds"]) == (9, 4, 10)
+    env = {e["name"]: e.get("value") for e in _container_and_pod(transformer)[0]["env"]}
+    assert env["GOLEM_STAGE_TIMEOUT_S"] == "10"
+    for isvc in (scribe, interpreter, oracle, transformer):
+        validate(isvc)
+        validate(pod_of(isvc["spec"]["predictor"]))
+
+
+@pytest.mark.parametrize("bad", [{"probes": {"startup": {"period": 5}}},
+                                 {"probes": {"readiness": {"periodSeconds": 0}}},
+                                 {"shutdown": {"drainSeconds": -1}}, {"shutdown": {"preStop": 5}}])
+def test_a_bad_probe_or_shutdown_value_is_rejected_by_the_crd_schema(bad: dict[str, Any]) -> None:
+    import jsonschema
+
+    with pytest.raises(jsonschema.ValidationError):
+        validate(pipeline({"transformer": bad}))

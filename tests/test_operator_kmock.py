@@ -172,3 +172,73 @@ async def test_a_pipeline_deleted_before_its_status_is_written_is_left_alone(kmo
         "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
     await asyncio.to_thread(handlers.refresh_status, client.api(), "ml", "demo")  # no error, one attempt
     assert len(status_writes(kmock)) == 1
+
+
+def plain(value: Any) -> Any:
+    """kmock's stored object as plain dicts and lists, for the schema validators."""
+    from collections.abc import Mapping
+
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def example_specs() -> dict[str, dict[str, Any]]:
+    """The chart's default pipeline and every shipped example, as the GolemPipeline spec each installs."""
+    import yaml
+
+    chart = Path(__file__).resolve().parents[1] / "charts" / "golemline"
+    specs = {"default": yaml.safe_load((chart / "values.yaml").read_text())["pipeline"]["spec"]}
+    for path in sorted((chart / "examples").glob("*.yaml")):
+        specs[path.stem] = yaml.safe_load(path.read_text())["pipeline"]["spec"]
+    return specs
+
+
+@pytest.mark.slow
+async def test_every_examples_inference_services_carry_probes_a_prestop_and_a_grace_period(
+        kmock: kmock.KubernetesEmulator) -> None:
+    """Must-show: the operator, running for real, writes every example's InferenceServices with a startup,
+    readiness and liveness probe, a preStop and a termination grace period, and each validates against KServe's
+    InferenceService schema and its pod against Kubernetes."""
+    from golemline_operator.builders import ready_path
+    from tests.k8s_schemas import pod_of, validate
+
+    register_resources(kmock)
+    specs = example_specs()
+    assert {"default", "gpu-pool", "monolith"} <= set(specs)
+    expected: set[str] = set()
+    for n, (name, spec) in enumerate(specs.items()):
+        body = {"apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
+                "metadata": {"name": name, "namespace": "ml", "uid": f"uid-{name}", "generation": 1,
+                             "resourceVersion": str(n + 1)}, "spec": spec}
+        validate(body)
+        kmock.objects[PIPELINES, "ml", name] = body
+        components = ["monolith"] if spec.get("mode") == "monolith" else ["scribe", "interpreter", "oracle", "pipeline"]
+        expected |= {f"{name}-{c}" for c in components}
+    settings = kopf.OperatorSettings()
+    settings.scanning.disabled = True
+    settings.posting.enabled = False
+    runner = kopf.testing.KopfRunner(["run", "--standalone", "--namespace", "ml", "-m", "golemline_operator.handlers"],
+                                     settings=settings, timeout=30)
+    runner.__enter__()
+    try:
+        await until(lambda: isvc_names(kmock) == expected, timeout=60)
+    finally:
+        await asyncio.to_thread(runner.__exit__, None, None, None)
+    for name in sorted(expected):
+        stored = plain(kmock.objects[ISVCS, "ml", name])
+        isvc = {k: stored[k] for k in ("apiVersion", "kind", "metadata", "spec")}
+        component = isvc["metadata"]["labels"]["app.kubernetes.io/component"]
+        predictor = isvc["spec"]["predictor"]
+        [container] = predictor["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == ready_path(component), name
+        assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live", name
+        assert container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"] >= 300
+        assert container["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep", name
+        drain = next(float(e["value"]) for e in container["env"] if e["name"] == "GOLEM_DRAIN_S")
+        pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+        assert predictor["terminationGracePeriodSeconds"] > pre_stop + drain, name
+        validate(isvc)
+        validate(pod_of(predictor, name))

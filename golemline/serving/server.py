@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import signal
 import sys
@@ -39,12 +40,13 @@ from golemline.serving import metrics, openapi
 from golemline.serving.access import AccessGuard
 from golemline.serving.adapter import GolemModel
 from golemline.serving.batching import MicroBatcher
+from golemline.serving.drain import Drain
 from golemline.serving.pipeline_model import PipelineModel
 from golemline.serving.protocol import binary_request
 from golemline.serving.remote import RemoteGolem
 from golemline.serving.repository import GolemRepositoryExtension
 from golemline.serving.requestlog import RequestIds
-from golemline.settings import Settings
+from golemline.settings import ServerSettings, Settings
 
 log = logging.getLogger("golemline.serve")
 MODEL_PATH = re.compile(r"^/v[12]/models/([^/:]+)")
@@ -54,11 +56,19 @@ class GolemDataPlane(DataPlane):
     """KServe's data plane with honest readiness: the server is ready when every model is, and when the golems
     could not load (no GPU, a bad dtype, a missing model) every readiness answer says why."""
 
-    def __init__(self, model_registry: ModelRepository, load_error: Callable[[], str | None] = lambda: None) -> None:
+    def __init__(self, model_registry: ModelRepository, load_error: Callable[[], str | None] = lambda: None,
+                 draining: Callable[[], bool] = lambda: False) -> None:
         super().__init__(model_registry=model_registry)
         self.load_error = load_error
+        self.draining = draining
+
+    def _raise_draining(self) -> None:
+        """A draining server is not ready (every readiness answer is 503), though it still serves requests."""
+        if self.draining():
+            raise StageUnavailable("not ready: shutting down (draining); send new requests to another replica")
 
     def _raise_load_error(self) -> None:
+        self._raise_draining()
         error = self.load_error()
         if error:
             raise StageUnavailable(f"not ready: loading the golems failed: {error}")
@@ -91,6 +101,8 @@ class GolemDataPlane(DataPlane):
         model = self.get_model_from_registry(model_name)
         if isinstance(model, PipelineModel) and disable_predictor_health_check:
             return model.local_ready()
+        if not disable_predictor_health_check:
+            self._raise_draining()
         ready: bool = await super().model_ready(model_name, disable_predictor_health_check)
         if not ready:
             self._raise_load_error()
@@ -461,14 +473,16 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
     repository = ModelRepository()
     for model in deployment.models:
         repository.update(model)
-    dataplane = GolemDataPlane(repository, load_error=lambda: deployment.load_error)
+    drain = Drain(settings.server.drain_s)
+    dataplane = GolemDataPlane(repository, load_error=lambda: deployment.load_error, draining=lambda: drain.draining)
     rest = GolemRESTServer(FASTAPI_APP_IMPORT_STRING, dataplane,
                            GolemRepositoryExtension(repository, deployment.models), settings.server.http_port,
-                           grace_period=10)
+                           grace_period=finish_s(settings.server, with_pipeline))
+    drain.attach(rest._server)  # uvicorn's SIGTERM/SIGINT handling, replaced by the drain
     rest.config.host = settings.server.host  # KServe hard-codes 0.0.0.0
     _check_port_free(settings.server.host, settings.server.http_port)
-    # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal to the handler that was
-    # installed before it started: make that a clean exit (0), not death by signal.
+    # Before uvicorn serves (while loading the app), a signal is a clean exit (0), not death by signal; once it
+    # serves, the drain handles SIGTERM/SIGINT.
     grpc: Callable[[], Any] | None = None
     if settings.server.grpc_port:
         from golemline.serving.grpc_server import build_grpc_server
@@ -493,12 +507,18 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
         def canary() -> Any:  # started inside the server's event loop
             return golden.start(pipeline.chain, settings.server.canary_interval_s, pipeline.local_ready, cases)
 
-    asyncio.run(_run(rest, grpc, canary))
+    asyncio.run(_run(rest, grpc, canary, drain))
     return 0
 
 
+def finish_s(server: ServerSettings, with_pipeline: bool) -> int:
+    """How long in-flight requests may take to finish once the listener is closed: a golem's batch is bounded by
+    the stage timeout (the transformer gives up then); a pipeline request runs three stages in a row."""
+    return math.ceil(server.stage_timeout_s * (len(STAGES) if with_pipeline else 1))
+
+
 async def _run(rest: RESTServer, grpc_factory: Callable[[], Any] | None,
-               canary_factory: Callable[[], Any] | None = None) -> None:
+               canary_factory: Callable[[], Any] | None = None, drain: Drain | None = None) -> None:
     """REST until it shuts down (SIGTERM drains it); gRPC and the canary beside it."""
     canary = canary_factory() if canary_factory is not None else None  # noqa: F841  (keeps the task referenced)
     grpc = grpc_factory() if grpc_factory is not None else None
@@ -508,4 +528,4 @@ async def _run(rest: RESTServer, grpc_factory: Callable[[], Any] | None,
         await rest.start()
     finally:
         if grpc is not None:
-            await grpc.stop(grace=10)
+            await grpc.stop(grace=0 if drain is not None and drain.forced else 10)

@@ -95,7 +95,8 @@ def _env(pairs: dict[str, Any]) -> list[dict[str, str]]:
 
 def _common_env(spec: dict[str, Any]) -> dict[str, Any]:
     env: dict[str, Any] = {"GOLEM_PROFILE": spec.get("profile", "offline"), "HF_HOME": "/var/cache/golemline/hf",
-                           "GOLEM_GPU_HOURLY_PRICE": spec.get("gpuHourlyPrice", 0)}
+                           "GOLEM_GPU_HOURLY_PRICE": spec.get("gpuHourlyPrice", 0),
+                           "GOLEM_STAGE_TIMEOUT_S": spec.get("stageTimeoutS")}
     for section in ENV_PREFIXES:
         env.update({env_name(section, k): v for k, v in (spec.get(section) or {}).items()})
     return env
@@ -161,14 +162,64 @@ def _dtype(spec: dict[str, Any], golem: str | None, accelerated: bool) -> str:
     return str(config.get("dtype") or ("fp16" if accelerated else "int8"))
 
 
+PROBE_DEFAULTS: dict[str, dict[str, int]] = {
+    # Weights take 15-20 s to load on a GPU node and longer on a CPU or from a model hub: five minutes before the
+    # kubelet gives up and restarts the container. Liveness only starts once the startup probe has passed.
+    "startup": {"periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 60},
+    # Not ready within one period of a drain starting (SIGTERM answers 503 at once) or of a model failing.
+    "readiness": {"periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 1},
+    # The process is wedged, not busy: three misses in a row, 10 s apart.
+    "liveness": {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
+}
+SHUTDOWN_DEFAULTS = {"preStopSleepSeconds": 5, "drainSeconds": 5}
+"""preStop: the pod keeps serving normally while Services and ingresses drop it; then SIGTERM starts the server's
+drain (readiness 503, still serving) for drainSeconds, then the listener closes and in-flight requests finish."""
+STAGE_TIMEOUT_S = 30.0
+"""golemline's default stage timeout (`GOLEM_STAGE_TIMEOUT_S`), when the spec gives none."""
+GRACE_MARGIN_S = 5
+
+
+def ready_path(component: str) -> str:
+    """The model's own readiness endpoint: a golem is ready when its weights are loaded; the transformer (and the
+    monolith's pipeline) when its golems are."""
+    return f"/v2/models/{component if component in GOLEMS else 'pipeline'}/ready"
+
+
+def _probes(workload: dict[str, Any], component: str) -> dict[str, Any]:
+    """startupProbe and readinessProbe on the model's readiness, livenessProbe on the process's liveness; each
+    timing overridable per workload (`probes.<kind>.<field>`)."""
+    overrides = workload.get("probes") or {}
+    # The transformer holds no weights: it has started once it listens. Were its startup probe its readiness (which
+    # asks the golems), golems still loading on a fresh GPU node would get it restarted over and over.
+    startup = "/v2/health/live" if component == "transformer" else ready_path(component)
+    paths = {"startup": startup, "readiness": ready_path(component), "liveness": "/v2/health/live"}
+    return {f"{kind}Probe": {"httpGet": {"path": paths[kind], "port": PORT},
+                             **PROBE_DEFAULTS[kind], **(overrides.get(kind) or {})} for kind in PROBE_DEFAULTS}
+
+
+def shutdown_of(spec: dict[str, Any], workload: dict[str, Any], component: str) -> dict[str, Any]:
+    """preStop sleep, drain and terminationGracePeriodSeconds for one workload. The grace period covers the whole
+    sequence: preStop, the drain, then in-flight requests, which the stage timeout bounds (a pipeline request runs
+    three stages in a row), plus a margin; the kubelet kills the container only after it."""
+    config = {**SHUTDOWN_DEFAULTS, **(workload.get("shutdown") or {})}
+    stage_timeout = float(spec.get("stageTimeoutS") or STAGE_TIMEOUT_S)
+    finish = math.ceil(stage_timeout * (1 if component in GOLEMS else len(GOLEMS)))
+    needed = int(config["preStopSleepSeconds"]) + math.ceil(float(config["drainSeconds"])) + finish + GRACE_MARGIN_S
+    grace = int(config.get("terminationGracePeriodSeconds") or needed)
+    return {"preStopSleepSeconds": int(config["preStopSleepSeconds"]), "drainSeconds": config["drainSeconds"],
+            "terminationGracePeriodSeconds": grace}
+
+
 def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], env: dict[str, Any],
-               gpu_default: int, auth: bool, dtype_of: str | None = None) -> dict[str, Any]:
+               gpu_default: int, auth: bool, component: str, dtype_of: str | None = None) -> dict[str, Any]:
     image = spec.get("image") or {}
     resources = _resources(workload, gpu_default)
     accelerated = has_accelerator(resources)
     # torch addresses NVIDIA and AMD (ROCm) GPUs alike as "cuda"; the dtype follows the same decision.
+    shutdown = shutdown_of(spec, workload, component)
     env = {**env, "GOLEM_DEVICE": "cuda" if accelerated else "cpu",
-           "GOLEM_DTYPE": _dtype(spec, dtype_of, accelerated), "GOLEM_THREADS": cpu_threads(resources)}
+           "GOLEM_DTYPE": _dtype(spec, dtype_of, accelerated), "GOLEM_THREADS": cpu_threads(resources),
+           "GOLEM_DRAIN_S": shutdown["drainSeconds"]}
     intents = intents_volume(spec)
     if intents is not None:
         env["GOLEM_INTENTS"] = f"{INTENTS_DIR}/{INTENTS_FILE}"
@@ -189,14 +240,18 @@ def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], 
         "ports": [{"containerPort": PORT, "protocol": "TCP", "name": "http1"},
                   {"containerPort": GRPC_PORT, "protocol": "TCP", "name": "h2c"}],
         "resources": resources,
+        **_probes(workload, component),
         "securityContext": copy.deepcopy(CONTAINER_SECURITY),
         "volumeMounts": [{"name": "model-cache", "mountPath": "/var/cache/golemline"},
                          {"name": "tmp", "mountPath": "/tmp"}],
     }
+    if shutdown["preStopSleepSeconds"] > 0:
+        container["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", str(shutdown["preStopSleepSeconds"])]}}}
     predictor: dict[str, Any] = {
         "minReplicas": workload.get("minReplicas", 1),
         "maxReplicas": max(workload.get("maxReplicas", 1), workload.get("minReplicas", 1), 1),
         "securityContext": copy.deepcopy(POD_SECURITY),
+        "terminationGracePeriodSeconds": shutdown["terminationGracePeriodSeconds"],
         "containers": [container],
         "volumes": [{"name": "model-cache", "emptyDir": {"sizeLimit": "10Gi"}},
                     {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
@@ -283,17 +338,18 @@ def build_inference_services(body: dict[str, Any]) -> list[dict[str, Any]]:
         env = {**common, "GOLEM_POLICY": lifecycle.get("policy", "resident"), "GOLEM_BUDGET": lifecycle.get("budget")}
         for golem in GOLEMS:
             env.update(_golem_env(spec, golem))
-        predictor = _predictor(spec, workload, [], env, 1, auth)
+        predictor = _predictor(spec, workload, [], env, 1, auth, "monolith")
         return [_autoscale(spec, workload, _isvc(body, isvc_names["monolith"], "monolith", predictor))]
     services = []
     for golem in GOLEMS:
         workload = (spec.get("golems") or {}).get(golem) or {}
         env = {**common, **_golem_env(spec, golem)}
         gpu_default = 0 if golem == "oracle" and spec.get("oracleApi") else 1  # a client of an LLM server
-        predictor = _predictor(spec, workload, ["--golem", golem], env, gpu_default, auth, dtype_of=golem)
+        predictor = _predictor(spec, workload, ["--golem", golem], env, gpu_default, auth, golem,
+                               dtype_of=golem)
         services.append(_autoscale(spec, workload, _isvc(body, isvc_names[golem], golem, predictor)))
     transformer = spec.get("transformer") or {}
     urls = {f"GOLEM_{g.upper()}_URL": predictor_url(isvc_names[g], namespace) for g in GOLEMS}
-    predictor = _predictor(spec, transformer, ["--transformer"], {**common, **urls}, 0, auth)
+    predictor = _predictor(spec, transformer, ["--transformer"], {**common, **urls}, 0, auth, "transformer")
     services.append(_autoscale(spec, transformer, _isvc(body, isvc_names["pipeline"], "transformer", predictor)))
     return services
