@@ -10,6 +10,7 @@ traceback. Nothing else in golemline reads `os.environ`.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import types
@@ -398,10 +399,14 @@ def parse_size(text: str, source: str = "size") -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-def format_size(num_bytes: float) -> str:
+def format_size(num_bytes: float, round_up: bool = False) -> str:
+    """Bytes in the largest unit below 1024, one decimal. `round_up` for advice ("raise --budget to at least
+    …"): a figure rounded down would advise a budget a little too small to hold what it names."""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(num_bytes) < 1024 or unit == "GiB":
-            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
+            if unit == "B":
+                return f"{math.ceil(num_bytes) if round_up else num_bytes:.0f} {unit}"
+            return f"{math.ceil(num_bytes * 10) / 10 if round_up else num_bytes:.1f} {unit}"
         num_bytes /= 1024
     return f"{num_bytes:.1f} GiB"
 

@@ -261,6 +261,10 @@ class Golem(Generic[RequestT, ResultT]):
             raise RuntimeError(f"{self.name} is not loaded: call load() first (the lifecycle manager does)")
         return self._backend
 
+    def warm_up_batch(self) -> list[RequestT]:
+        """A small, valid batch for the warm-up pass a server runs before it reports ready (see `warm_up`)."""
+        raise NotImplementedError(f"{self.stage}: no warm-up batch defined")
+
     def batch_key(self, item: RequestT) -> float:
         """Requests with different keys never share a batch, and the smallest key waiting runs first
         (`MicroBatcher`). One key for all by default; the Scribe keys by encoder window."""

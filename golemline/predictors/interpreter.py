@@ -168,6 +168,10 @@ class Interpreter(Golem[IntentRequest, IntentResult]):
     stage = "interpreter"
     backends = {"embedding": EmbeddingInterpreter, "nli": NLIInterpreter}
 
+    def warm_up_batch(self) -> list[IntentRequest]:
+        """One sentence against the default labels: tokenizer, encoder and label embeddings all run once."""
+        return [IntentRequest.create("what is the weather like today")]
+
     @property
     def thresholds(self) -> IntentThresholds:
         return intent_thresholds(self.settings)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from golemline.domain import Reply, ReplyRequest, compression_ratio
+from golemline.domain import KNOWN_INTENTS, Reply, ReplyRequest, compression_ratio
 from golemline.predictors.base import (
     Backend,
     Golem,
@@ -127,3 +127,7 @@ class Oracle(Golem[ReplyRequest, Reply]):
 
     stage = "oracle"
     backends = {"causal-lm": CausalLM}
+
+    def warm_up_batch(self) -> list[ReplyRequest]:
+        """A request of the first known intent: prompt building, prefill and a few decoding steps."""
+        return [ReplyRequest.create("what is the weather like today", KNOWN_INTENTS[0])]

