@@ -86,3 +86,49 @@ def test_the_scribe_estimate_before_loading_is_what_it_holds_once_loaded(dtype: 
     finally:
         scribe.unload()
     assert scribe.memory_bytes() == 0
+
+
+# -- 1: Ctrl-C on `golem serve` exits promptly and says so; a second one exits at once -------------------------------
+def _wait_for_line(server: Any, text: str, timeout: float = 120) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in server.log.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} never logged: {server.log.read_text()[-2000:]}")
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_an_idle_server_logs_the_shutdown_and_exits_cleanly() -> None:
+    import signal
+
+    from tests.servers import Server
+
+    server = Server("--golem", "oracle").wait_ready()
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(timeout=120) == 0
+    log = server.log.read_text()
+    assert log.index("SIGINT: shutting down") < log.index("shut down: no request in flight")
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_exits_at_once_while_a_request_is_still_in_flight() -> None:
+    import signal
+    import socket
+
+    from tests.servers import Server
+
+    server = Server("--golem", "oracle").wait_ready()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as held:
+        # a request whose body never finishes arriving: the drain would wait for it
+        held.sendall(b"POST /v2/models/oracle/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\n\r\n{\"inputs\": ")
+        server.process.send_signal(signal.SIGINT)
+        _wait_for_line(server, "SIGINT: shutting down")
+        assert server.process.poll() is None  # still draining: the request is in flight
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(timeout=120) == 130
+    log = server.log.read_text()
+    assert "second SIGINT: exiting now" in log and "shut down: no request in flight" not in log
