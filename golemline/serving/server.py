@@ -534,7 +534,7 @@ def _interrupt_twice_to_force(rest: RESTServer) -> None:
                  "(Ctrl-C again to exit at once)", name, DRAIN_S)
         drain(sig, frame)
 
-    server.handle_exit = handle_exit  # type: ignore[method-assign]
+    server.handle_exit = handle_exit
 
 
 async def _run(rest: RESTServer, grpc_factory: Callable[[], Any] | None,
