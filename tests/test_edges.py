@@ -132,3 +132,28 @@ def test_a_second_ctrl_c_exits_at_once_while_a_request_is_still_in_flight() -> N
         assert server.process.wait(timeout=120) == 130
     log = server.log.read_text()
     assert "second SIGINT: exiting now" in log and "shut down: no request in flight" not in log
+
+
+# -- 6: the operator with an unreachable API server: one line, exit 2 ---------------------------------------------
+def test_the_operator_with_an_unreachable_api_server_says_so_in_one_line_and_exits_2(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.servers import free_port
+
+    port = free_port()  # nothing listens there
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {{server: "https://127.0.0.1:{port}"}}}}]
+contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
+current-context: c
+users: [{{name: u, user: {{token: not-a-real-token}}}}]
+""")
+    proc = subprocess.run([sys.executable, "-m", "golemline_operator.cli"], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"golemline-operator: error: cannot reach the Kubernetes API server at "
+                                  f"https://127.0.0.1:{port} (Connection refused)")

@@ -7,8 +7,32 @@ Kubernetes configuration it says so in one line and exits 2, instead of kopf's r
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+PROBE_TIMEOUT_S = 10
+
+
+def unreachable(config: Any) -> str | None:
+    """Why the API server cannot be used, in one sentence, or None. Asked once before kopf starts: kopf retries an
+    unreachable server forever, printing a traceback for each try (225 lines over 56 s, then exit 1)."""
+    import pykube
+    import requests
+
+    client = pykube.HTTPClient(config, timeout=PROBE_TIMEOUT_S)
+    try:
+        response = client.get(version="/version")
+    except requests.RequestException as exc:
+        errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+        reason = errno.group(1) if errno else ("timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__)
+        return (f"cannot reach the Kubernetes API server at {client.url} ({reason}); "
+                "check that the cluster is up and that KUBECONFIG (or the service account) points at it")
+    if response.status_code in (401, 403):
+        return (f"the Kubernetes API server at {client.url} refused the credentials (HTTP {response.status_code}); "
+                "check the kube config's user or the service account's token")
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,11 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     import pykube
 
     try:
-        pykube.KubeConfig.from_env()
+        config = pykube.KubeConfig.from_env()
     except Exception as exc:  # pykube raises plain exceptions for "no config here"
         print("golemline-operator: error: no Kubernetes configuration found "
               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'none'}); run it in a cluster "
               "(service account) or point KUBECONFIG at a kube config file", file=sys.stderr)
+        return 2
+    problem = unreachable(config)
+    if problem:
+        print(f"golemline-operator: error: {problem}", file=sys.stderr)
         return 2
     import golemline_operator.handlers  # noqa: F401  (registers the handlers)
 
