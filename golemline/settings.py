@@ -97,6 +97,23 @@ class GatingPolicy:
     max_reply_compression_ratio: float = field(default=3.0, metadata=_opt("reject degenerate, repetitive "
                                                                           "replies", "gating"))
 
+    def __post_init__(self) -> None:
+        """Thresholds outside their signal's range gate nothing (or everything) without a word: refuse them, naming
+        every place the value can come from."""
+        ranges: dict[str, tuple[Callable[[float], bool], str]] = {
+            "max_no_speech_prob": (lambda v: 0.0 <= v <= 1.0, "a probability, from 0 to 1"),
+            "min_avg_logprob": (lambda v: v <= 0.0, "a log-probability, 0 or below"),
+            "min_token_logprob": (lambda v: v <= 0.0, "a log-probability, 0 or below"),
+            "max_compression_ratio": (lambda v: v > 0.0, "a compression ratio, above 0"),
+            "max_reply_compression_ratio": (lambda v: v > 0.0, "a compression ratio, above 0"),
+            "min_intent_margin": (lambda v: v >= 0.0, "a margin, 0 or more")}
+        for name, (valid, what) in ranges.items():
+            value = getattr(self, name)
+            if value is not None and (math.isnan(value) or not valid(value)):
+                flag = f"--gate-{name.replace('_', '-')}"
+                raise ConfigError(f"gate threshold {name}={value:g} is out of range: it is {what} "
+                                  f"({flag}, {ENV_PREFIX}GATE_{name.upper()} or the gating config)")
+
 
 @dataclass(frozen=True)
 class ServerSettings:
@@ -170,9 +187,10 @@ class Settings:
     max_new_tokens: int = field(default=40, metadata=_opt("upper bound on reply length (1..256)", "runtime"))
     seed: int | None = field(default=None, metadata=_opt("sample replies with this seed (default: greedy)",
                                                          "runtime"))
-    max_audio_seconds: float = field(default=60.0, metadata=_opt("longest audio accepted (then 413)", "runtime"))
-    max_audio_bytes: int = field(default=25 * 1024 * 1024, metadata=_opt("largest audio file accepted (then "
-                                                                         "413)", "runtime"))
+    max_audio_seconds: float = field(default=60.0, metadata=_opt("longest audio accepted, seconds; longer "
+                                                                                   "input is refused", "runtime"))
+    max_audio_bytes: int = field(default=25 * 1024 * 1024, metadata=_opt("largest audio file accepted, bytes; "
+                                                                         "a larger one is refused", "runtime"))
     threads: int | None = field(default=None, metadata=_opt("CPU threads for inference", "runtime"))
     # Whisper pads every input to 30 s; the encoder's work follows the window, so a 3 s command on the 10 s window
     # costs about a third (docs/performance.md). 30 is Whisper's own window; audio longer than the largest is
@@ -244,6 +262,17 @@ class Settings:
         if config:
             settings = settings.with_overrides(gating=gating_from_file(config))
         return settings.with_overrides(**values)
+
+    def pull_command(self) -> str:
+        """The `golem models pull` line that fetches these settings' models: the profile, and each model reference
+        that is not the profile's own (a bare `golem models pull` fetches the offline profile)."""
+        parts = ["golem models pull"]
+        if self.profile != "offline":
+            parts.append(f"--profile {self.profile}")
+        for golem, spec in self.golems.items():
+            if spec.model != PROFILES[self.profile][golem].model:
+                parts.append(f"--{golem}-model {spec.model}")
+        return " ".join(parts)
 
     def with_overrides(self, gating: Mapping[str, Any] | None = None, server: Mapping[str, Any] | None = None,
                        **values: Any) -> Settings:

@@ -70,7 +70,9 @@ def test_one_bad_file_does_not_lose_the_good_ones(tmp_path: Path) -> None:
     assert [(Path(r["input"]).name, r["status"]) for r in results] == [
         ("weather.wav", "ok"), ("nope.wav", "error"), ("a.wav", "rejected"), ("b.wav", "rejected")]
     assert "no such file" in results[1]["error"]
-    assert proc.stderr.strip() == "golem: error: samples/nope.wav: no such file"
+    # stderr: loading progress, then one line per bad input
+    assert [line for line in proc.stderr.splitlines() if "error" in line] == [
+        "golem: error: samples/nope.wav: no such file"]
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -98,15 +100,31 @@ def test_models_list_reports_missing_hub_models(capsys: pytest.CaptureFixture[st
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     assert main(["models", "list", "--profile", "mission", "--json"]) == 2  # like verify: missing models are exit 2
     rows = json.loads(capsys.readouterr().out)
-    assert all(r["status"] == "missing" and "golem models pull" in r["hint"] for r in rows)
+    # the hint fetches the models that are missing: the mission profile's, not the offline default (edge 8)
+    assert all(r["status"] == "missing" and "`golem models pull --profile mission`" in r["hint"] for r in rows)
     assert main(["models", "verify", "--profile", "mission"]) == 2
 
 
-def test_models_verify_checks_the_bundled_oracle_checksum(capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_verify_checks_every_golems_checksum(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "verify", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    oracle = [r for r in rows if r["golem"] == "oracle"]
-    assert oracle and all(r["status"] == "ok" for r in oracle)
+    assert {r["golem"] for r in rows} == {"scribe", "interpreter", "oracle"}
+    assert all(r["status"] == "ok" for r in rows)  # none "unrecorded" (edge 16)
+
+
+def test_models_verify_fails_on_weights_it_has_no_checksum_for(capsys: pytest.CaptureFixture[str],
+                                                               tmp_path: Path) -> None:
+    import shutil
+
+    from golemline.modelref import resolve
+
+    copy = tmp_path / "oracle"
+    shutil.copytree(resolve("package:golemline/bundled/oracle-gpt2-tiny"), copy)
+    (copy / "golemline-training.json").unlink()
+    assert main(["models", "verify", "--json", "--oracle-model", str(copy)]) == 2
+    captured = capsys.readouterr()
+    assert [r["status"] for r in json.loads(captured.out) if r["golem"] == "oracle"] == ["unrecorded"]
+    assert captured.err.strip().splitlines()[-1].startswith("golem: error: no recorded checksum for oracle:")
 
 
 def test_unsupported_dtype_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -157,3 +157,132 @@ users: [{{name: u, user: {{token: not-a-real-token}}}}]
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith(f"golemline-operator: error: cannot reach the Kubernetes API server at "
                                   f"https://127.0.0.1:{port} (Connection refused)")
+
+
+# -- 7, 15, 17, 13, 14: the `golem` command's first contact ---------------------------------------------------------
+def _golem(*args: str, stdin: bytes | None = None) -> Any:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    return subprocess.run([sys.executable, "-m", "golemline.cli", *args], capture_output=True, input=stdin,
+                          cwd=Path(__file__).resolve().parents[1], env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                          timeout=300)
+
+
+def test_a_missing_file_fails_in_one_line_before_anything_loads() -> None:
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import sys; from golemline.cli import main; code = main(sys.argv[1:]); "
+             "print(code, 'torch' in sys.modules, 'golemline.pipeline' in sys.modules)")
+    from pathlib import Path
+
+    cases = ((["nosuch.wav"], "nosuch.wav: no such file"),
+             (["nosuch.wav", "tests/schemas"], "nosuch.wav: no such file; tests/schemas: is a folder with no audio"))
+    for inputs, error in cases:
+        proc = subprocess.run([sys.executable, "-c", probe, "run", *inputs], capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                              cwd=Path(__file__).resolve().parents[1])
+        assert proc.stdout.split() == ["2", "False", "False"], proc.stdout + proc.stderr  # nothing built or loaded
+        [line] = proc.stderr.splitlines()
+        assert line.startswith(f"golem: error: {error}")
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--gate-max-no-speech-prob", "1.5"),
+                                             ("--gate-max-no-speech-prob", "-0.1"),
+                                             ("--gate-min-avg-logprob", "0.5"), ("--gate-min-token-logprob", "nan")])
+def test_thresholds_outside_their_signals_range_are_refused_in_one_line(flag: str, value: str) -> None:
+    proc = _golem("run", "samples/weather.wav", flag, value)
+    assert proc.returncode == 2 and proc.stdout == b""
+    [line] = proc.stderr.decode().splitlines()
+    assert line.startswith("golem: error: gate threshold") and flag in line and "out of range" in line
+
+
+def test_thresholds_in_range_from_every_surface_still_parse(tmp_path: Any) -> None:
+    settings = Settings.from_env({"GOLEM_GATE_MAX_NO_SPEECH_PROB": "1", "GOLEM_GATE_MIN_TOKEN_LOGPROB": "-inf"})
+    assert settings.gating.max_no_speech_prob == 1.0
+    from golemline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="max_no_speech_prob=2 is out of range"):
+        Settings().with_overrides(gate_max_no_speech_prob=2.0)
+
+
+@pytest.mark.slow
+def test_run_dash_reads_the_audio_from_standard_input_and_shows_progress_while_loading() -> None:
+    from pathlib import Path
+
+    wav = (Path(__file__).resolve().parents[1] / "samples" / "weather.wav").read_bytes()
+    proc = _golem("run", "-", "--json", stdin=wav)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    import json
+
+    [result] = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert result["input"] == "<stdin>" and result["status"] == "ok" and "weather" in result["transcript"].lower()
+    # edge 12: progress while the golems load, on stderr (stdout stays one JSON object per input)
+    progress = [line for line in proc.stderr.decode().splitlines() if line.startswith("golem: ")]
+    assert progress[0].startswith("golem: summoning the golems (resident policy")
+    assert [line.split()[1] for line in progress[1:4]] == ["scribe", "interpreter", "oracle"]
+    assert all(" loaded in " in line for line in progress[1:4])
+
+
+def test_run_dash_twice_or_from_a_terminal_is_refused() -> None:
+    proc = _golem("run", "-", "-", stdin=b"")
+    assert proc.returncode == 2 and proc.stderr.decode() == "golem: error: - (standard input) can be given once\n"
+
+
+def test_version_names_the_installed_release() -> None:
+    from importlib.metadata import version
+
+    proc = _golem("--version")
+    assert proc.returncode == 0 and proc.stdout.decode().strip() == f"golem (golemline) {version('golemline')}"
+
+
+def test_run_help_shows_the_defaults_and_no_http_status_codes() -> None:
+    import argparse
+
+    from golemline.cli import build_parser
+
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    run_help = commands.choices["run"].format_help()
+    flat = " ".join(run_help.split())
+    assert "(default: resident)" in flat and "(default: 60)" in flat and "(default: 0.3)" in flat
+    assert "413" not in flat and "HTTP" not in flat
+
+
+# -- 11: the per-file stages line says when its time is a batch's --------------------------------------------------
+def test_the_stages_line_shows_the_batch_size_when_inputs_shared_a_batch() -> None:
+    from golemline.cli import stages_line
+
+    stages = {"scribe": {"seconds": 1.5, "batch_size": 3, "signals": {}},
+              "interpreter": {"seconds": 0.05, "batch_size": 1, "signals": {}},
+              "oracle": {"seconds": 0.0, "skipped": "signal below the speech level"}}
+    assert stages_line(stages) == "scribe 1.500 s (batch of 3) · interpreter 0.050 s · oracle 0.000 s"
+
+
+# -- 5: `golem gate calibrate` bare reproduces the shipped level, and judges the target row at the asked level --------
+def test_gate_calibrate_defaults_to_the_shipped_configs_level() -> None:
+    import argparse
+    import re
+    from pathlib import Path
+
+    from golemline.cli import build_parser
+
+    shipped = (Path(__file__).resolve().parents[1] / "docs" / "gating.yaml").read_text()
+    level = float(re.search(r"at most ([0-9.]+) of accepted", shipped).group(1))  # type: ignore[union-attr]
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    [actions] = [a for a in commands.choices["gate"]._actions if isinstance(a, argparse._SubParsersAction)]
+    for action in ("calibrate", "compare"):
+        assert actions.choices[action].parse_args(
+            ["a", "b"] if action == "compare" else []).max_wrong == level, action
+
+
+def test_the_wrong_answer_row_is_judged_at_the_level_asked_for() -> None:
+    from golemline.evaluation.report import Rate
+
+    wrong = Rate("wrong among accepted", 11, 340)  # 0.032: the shipped calibration's held-out figure
+    assert wrong.verdict(0.05) == "<= 0.05: met"
+    assert wrong.verdict(0.02) == "<= 0.02: NOT met"
+    assert Rate("clean in-domain accuracy", 95, 100).verdict(0.05) == ">= 0.93: met"  # other rows keep their targets

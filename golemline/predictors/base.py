@@ -198,7 +198,7 @@ class Golem(Generic[RequestT, ResultT]):
     def model_dir(self) -> Path:
         """Where the weights are; resolving it raises ModelNotFound with instructions when they are not."""
         if self._model_dir is None:
-            self._model_dir = resolve(self.spec.model)
+            self._model_dir = resolve(self.spec.model, pull_command=self.settings.pull_command())
         return self._model_dir
 
     @property
