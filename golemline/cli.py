@@ -126,10 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--split", action="store_true",
                        help="microservices: one process per golem plus one for the transformer")
 
-    bench = commands.add_parser("bench", help="measure configurations side by side (JSON + docs/performance.md)")
+    bench = commands.add_parser("bench", help="measure configurations side by side (a JSON report; progress on "
+                                "stderr)")
     bench.add_argument("--sections", default="batching,lifecycle,baseline,dtype,split,nli,transport",  # no baseline
                        help="comma-separated: " + ", ".join(SECTION_NAMES))
-    bench.add_argument("--out", type=Path, default=Path("docs/bench.json"), help="where to write the JSON report")
+    bench.add_argument("--out", type=Path, default=Path("golem-bench.json"), help="where to write the JSON report "
+                       "(default: golem-bench.json in the current folder; the checkout's report is docs/bench.json)")
     bench.add_argument("--baseline", type=Path, help="pipeline section: a checkout of the code to compare with")
 
     plan = commands.add_parser("plan", help="size and price monolith, split and MIG layouts from measurements")

@@ -286,3 +286,37 @@ def test_the_wrong_answer_row_is_judged_at_the_level_asked_for() -> None:
     assert wrong.verdict(0.05) == "<= 0.05: met"
     assert wrong.verdict(0.02) == "<= 0.02: NOT met"
     assert Rate("clean in-domain accuracy", 95, 100).verdict(0.05) == ">= 0.93: met"  # other rows keep their targets
+
+
+# -- 9: `golem bench` shows progress, writes where the user is, and warns on a busy machine --------------------------
+def test_bench_shows_each_section_on_stderr_and_writes_the_report_as_it_goes(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from golemline.bench import suite
+
+    monkeypatch.setitem(suite.SECTIONS, "quick", lambda: {"value": 1})
+    out = tmp_path / "report.json"
+    report = suite.run(["quick", "quick"], out)
+    err = capsys.readouterr().err
+    assert err.index("section quick (1/2)") < err.index("section quick (2/2)") < err.rindex("done in")
+    assert json.loads(out.read_text())["quick"]["value"] == 1 and "load_average_1m" in report["machine"]
+
+
+def test_bench_writes_into_the_current_folder_by_default_not_into_a_docs_folder() -> None:
+    import argparse
+    from pathlib import Path
+
+    from golemline.cli import build_parser
+
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    out = commands.choices["bench"].parse_args([]).out
+    assert out == Path("golem-bench.json") and "docs" not in out.parts
+
+
+def test_a_busy_machine_is_warned_about_and_an_idle_one_is_not() -> None:
+    from golemline.bench.suite import busy_warning
+
+    assert busy_warning(0.3, 2) is None
+    warning = busy_warning(3.4, 2)
+    assert warning is not None and "busy (load average 3.4 on 2 CPUs)" in warning
