@@ -72,19 +72,21 @@ def option_default(option: Option) -> str | None:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def settings_options(*groups: str) -> argparse.ArgumentParser:
-    """A parent parser with the flags of the given option groups (KServe's servers extend one parent the same way)."""
+def settings_options(*groups: str, renamed: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    """A parent parser with the flags of the given option groups (KServe's servers extend one parent the same way).
+    `renamed`: flags spelled differently for one command (same variable, same setting)."""
     parent = argparse.ArgumentParser(add_help=False)
     for option in OPTIONS:
         if option.group not in groups or option.flag is None:
             continue
+        flag = (renamed or {}).get(option.flag, option.flag)
         default = option_default(option)
         help_text = f"{option.help} (default: {default}) [{option.env}]" if default else f"{option.help} [{option.env}]"
         if option.kind is bool:
-            parent.add_argument(option.flag, dest=option.key, type=_flag_type(option), metavar="true|false",
+            parent.add_argument(flag, dest=option.key, type=_flag_type(option), metavar="true|false",
                                 help=help_text)
         else:
-            parent.add_argument(option.flag, dest=option.key, type=_flag_type(option), help=help_text,
+            parent.add_argument(flag, dest=option.key, type=_flag_type(option), help=help_text,
                                 metavar="|".join(option.choices) if option.choices else None)
     if "gating" in groups:
         parent.add_argument("--gating-config", type=Path, help="gate thresholds from a YAML file, as `golem gate "
@@ -194,7 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "speech under fresh noise), each under its own thresholds")
     compare.add_argument("--report", type=Path, help="also write the table here (Markdown)")
 
-    profile = commands.add_parser("profile", parents=[settings_options("models", "runtime")],
+    # `golem profile --profile` read as "profile the profile": the model set is --model-profile here
+    profile = commands.add_parser("profile", parents=[settings_options("models", "runtime",
+                                                                       renamed={"--profile": "--model-profile"})],
                                   help="torch.profiler around a golem's requests")
     profile.add_argument("--golem", required=True, choices=["interpreter", "oracle"], help="the golem to profile")
     profile.add_argument("--trace", type=Path, default=Path("profile-trace.json"), help="Chrome trace output")

@@ -320,3 +320,28 @@ def test_a_busy_machine_is_warned_about_and_an_idle_one_is_not() -> None:
     assert busy_warning(0.3, 2) is None
     warning = busy_warning(3.4, 2)
     assert warning is not None and "busy (load average 3.4 on 2 CPUs)" in warning
+
+
+# -- 18: `golem profile` without the profiler's own lines, and without a --profile that reads as itself --------------
+def test_the_profilers_native_lines_are_dropped_and_everything_else_kept(capfd: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    from golemline.bench.profile import without_profiler_chatter
+
+    with without_profiler_chatter():
+        os.write(2, b"USDT:2026-12-02 11:01:05 2771:2771 SyncActivityProfilerHandler.cpp:52] profiler_start\n")
+        os.write(2, b"a real warning\n")
+        os.write(2, b"USDT:2026-12-02 11:01:27 2771:2771 SyncActivityProfilerHandler.cpp:59] profiler_stop\n")
+    assert capfd.readouterr().err == "a real warning\n"
+
+
+def test_golem_profile_names_the_model_set_model_profile() -> None:
+    import argparse
+
+    from golemline.cli import build_parser
+
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    profile = commands.choices["profile"]
+    assert profile.parse_args(["--golem", "oracle", "--model-profile", "mission"]).profile == "mission"
+    assert "--profile " not in profile.format_help() and "--profile" not in profile.format_usage().replace(
+        "--model-profile", "")
