@@ -137,9 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--baseline", type=Path, help="pipeline section: a checkout of the code to compare with")
 
     plan = commands.add_parser("plan", help="size and price monolith, split and MIG layouts from measurements")
-    source = plan.add_mutually_exclusive_group()
-    source.add_argument("--bench", type=Path, default=Path("docs/bench.json"),
-                        help="`golem bench` JSON with a `golems` section (default docs/bench.json)")
+    source = plan.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bench", type=Path, help="`golem bench` JSON with a `golems` section (in a checkout: "
+                        "docs/bench.json)")
     source.add_argument("--prometheus", metavar="URL", help="read service times and memory from a live Prometheus "
                         "scraping golemline instead")
     plan.add_argument("--window", default="1h", help="Prometheus rate window (with --prometheus; default 1h)")
@@ -149,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "golemline/plan/prices.yaml)")
     plan.add_argument("--max-batch-size", type=int, default=8, help="micro-batch limit per golem (default 8)")
     plan.add_argument("--max-latency-ms", type=float, default=10, help="batching window, ms (default 10)")
-    plan.add_argument("--values-out", type=Path, default=Path("golemline-plan-values.yaml"),
-                      help="where to write the chart values of the cheapest layout that meets the objective")
+    plan.add_argument("--values-out", type=Path, help="also write the chart values of the cheapest layout that "
+                      "meets the objective to this file (nothing is written without it)")
     plan.add_argument("--json", action="store_true", help="print the candidates as JSON instead of a table")
 
     gate = commands.add_parser("gate", help="the gating evaluation corpus and risk-controlled thresholds")
@@ -407,10 +407,17 @@ def command_plan(args: argparse.Namespace) -> int:
         print("golem: error: no layout meets the objective within the table's devices and "
               f"{layouts.MAX_REPLICAS} replicas per golem; relax --p95 or --rate", file=sys.stderr)
         return 2
-    report.write_values(args.values_out, fitting[0], objective, measurements, table)
+    guessed = [d.name for d in table.devices if d.kind != "cpu" and d.speed == 1.0]
+    if guessed and not measurements.measured_on.startswith("cuda"):
+        print(f"golem: warning: {', '.join(guessed)}: no speed in the price table, so these rows reuse the service "
+              f"times measured on {measurements.measured_on} unchanged; run `golem bench --sections golems` on such "
+              "a device, or give it a speed in --prices", file=sys.stderr)
+    if args.values_out is not None:
+        report.write_values(args.values_out, fitting[0], objective, measurements, table)
     if not args.json:
-        print(f"cheapest that meets the objective: {fitting[0].label} on {fitting[0].device.name} "
-              f"→ {args.values_out}")
+        print(f"cheapest that meets the objective: {fitting[0].label} on {fitting[0].device.name}"
+              + (f" → {args.values_out}" if args.values_out is not None else " (--values-out FILE writes its chart "
+                 "values)"))
     return 0
 
 

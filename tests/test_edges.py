@@ -345,3 +345,31 @@ def test_golem_profile_names_the_model_set_model_profile() -> None:
     assert profile.parse_args(["--golem", "oracle", "--model-profile", "mission"]).profile == "mission"
     assert "--profile " not in profile.format_help() and "--profile" not in profile.format_usage().replace(
         "--model-profile", "")
+
+
+# -- 10: `golem plan` names its input, writes only when asked, and prices no GPU on a CPU node ------------------------
+def test_golem_plan_needs_its_measurements_named_and_writes_values_only_when_asked(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from golemline.cli import main
+
+    bench = Path(__file__).resolve().parents[1] / "docs" / "bench.json"
+    monkeypatch.chdir(tmp_path)  # outside a checkout
+    with pytest.raises(SystemExit) as raised:
+        main(["plan", "--rate", "2", "--p95", "2"])
+    assert raised.value.code == 2 and "one of the arguments --bench --prometheus is required" in capsys.readouterr().err
+    assert main(["plan", "--bench", str(bench), "--rate", "2", "--p95", "2"]) == 0
+    captured = capsys.readouterr()
+    assert list(tmp_path.iterdir()) == []  # no values file without --values-out
+    assert "no speed in the price table" in captured.err  # GPU rows do not reuse CPU times silently
+    cpu = tmp_path / "cpu.yaml"
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(yaml.safe_dump({"overhead_gib": 0, "devices": [
+        {"name": "cpu", "kind": "cpu", "memory_gib": 64, "price_per_hour": 0.05}]}))
+    assert main(["plan", "--bench", str(bench), "--prices", str(prices), "--rate", "0.1", "--p95", "30",
+                 "--values-out", str(cpu)]) == 0
+    spec = yaml.safe_load(cpu.read_text())["pipeline"]["spec"]
+    assert "gpuHourlyPrice" not in spec and spec["monolith"]["gpu"] == {"count": 0}
