@@ -21,9 +21,13 @@ from golemline.settings import GATING_CONFIG_ENV, GOLEMS, OPTIONS, Option, Setti
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus")
 if TYPE_CHECKING:
+    from golemline.audio import Audio
     from golemline.pipeline import PipelineResult
 
 RUN_GROUPS = ("models", "oracle", "runtime", "lifecycle", "gating", "capture")
+GATE_MAX_WRONG = 0.05
+"""`golem gate calibrate`'s default level: the shipped thresholds' (docs/gating.yaml), so that a bare run
+reproduces them."""
 SECTION_NAMES = ("batching", "lifecycle", "baseline", "dtype", "split", "nli", "transport", "golems", "plan", "windows",
                  "long", "mixed", "pipeline", "threads", "backends")
 """`golem bench` sections (golemline.bench.suite.SECTIONS; listed here so `--help` does not import torch)."""
@@ -41,20 +45,51 @@ def _flag_type(option: Option) -> Callable[[str], Any]:
     return parse
 
 
-def settings_options(*groups: str) -> argparse.ArgumentParser:
-    """A parent parser with the flags of the given option groups (KServe's servers extend one parent the same way)."""
+def option_default(option: Option) -> str | None:
+    """The value an option has when neither its flag nor its variable is given (offline profile), as `--help`
+    shows it; None when the help text already says what the default means."""
+    defaults = Settings()
+    if "default" in option.help:
+        return None
+    if option.key.endswith(("_model", "_backend")):
+        golem, _, part = option.key.rpartition("_")
+        value: Any = getattr(defaults.golems[golem], part)
+    elif option.key.startswith("gate_"):
+        value = getattr(defaults.gating, option.key.removeprefix("gate_"))
+    elif option.key == "budget":
+        value = defaults.budget_bytes
+    elif hasattr(defaults.server, option.key):
+        value = getattr(defaults.server, option.key)
+    else:
+        value = getattr(defaults, option.key, None)
+    if value is None or value == "":
+        return None
+    if option.size:
+        return format_size(value).replace(" ", "")
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(f"{v:g}" for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def settings_options(*groups: str, renamed: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    """A parent parser with the flags of the given option groups (KServe's servers extend one parent the same way).
+    `renamed`: flags spelled differently for one command (same variable, same setting)."""
     parent = argparse.ArgumentParser(add_help=False)
     for option in OPTIONS:
         if option.group not in groups or option.flag is None:
             continue
-        help_text = f"{option.help} [{option.env}]"
+        flag = (renamed or {}).get(option.flag, option.flag)
+        default = option_default(option)
+        help_text = f"{option.help} (default: {default}) [{option.env}]" if default else f"{option.help} [{option.env}]"
         if option.kind is IntentSet:  # read when the settings are built: a bad file is one `golem: error:` line
-            parent.add_argument(option.flag, dest=option.key, metavar="FILE", help=help_text)
+            parent.add_argument(flag, dest=option.key, metavar="FILE", help=help_text)
         elif option.kind is bool:
-            parent.add_argument(option.flag, dest=option.key, type=_flag_type(option), metavar="true|false",
+            parent.add_argument(flag, dest=option.key, type=_flag_type(option), metavar="true|false",
                                 help=help_text)
         else:
-            parent.add_argument(option.flag, dest=option.key, type=_flag_type(option), help=help_text,
+            parent.add_argument(flag, dest=option.key, type=_flag_type(option), help=help_text,
                                 metavar="|".join(option.choices) if option.choices else None)
     if "gating" in groups:
         parent.add_argument("--gating-config", type=Path, help="gate thresholds from a YAML file, as `golem gate "
@@ -77,13 +112,24 @@ def _option(key: str) -> Option:
     return next(option for option in OPTIONS if option.key == key)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("golemline")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="golem", description="Golemline: speech → intent → reply, gated.")
+    parser.add_argument("--version", action="version", version=f"golem (golemline) {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", parents=[settings_options(*RUN_GROUPS)],
                               help="run audio files through the pipeline")
-    run.add_argument("audio", nargs="+", type=Path, help="WAV/FLAC/MP3/OGG files, or folders of them")
+    run.add_argument("audio", nargs="+", type=Path, help="WAV/FLAC/MP3/OGG files, folders of them, or - to read "
+                     "one from standard input")
     run.add_argument("--json", action="store_true", help="print one JSON object per input")
 
     serve = commands.add_parser("serve", parents=[settings_options(*RUN_GROUPS, "server")],
@@ -95,16 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--split", action="store_true",
                        help="microservices: one process per golem plus one for the transformer")
 
-    bench = commands.add_parser("bench", help="measure configurations side by side (JSON + docs/performance.md)")
+    bench = commands.add_parser("bench", help="measure configurations side by side (a JSON report; progress on "
+                                "stderr)")
     bench.add_argument("--sections", default="batching,lifecycle,baseline,dtype,split,nli,transport",  # no baseline
                        help="comma-separated: " + ", ".join(SECTION_NAMES))
-    bench.add_argument("--out", type=Path, default=Path("docs/bench.json"), help="where to write the JSON report")
+    bench.add_argument("--out", type=Path, default=Path("golem-bench.json"), help="where to write the JSON report "
+                       "(default: golem-bench.json in the current folder; the checkout's report is docs/bench.json)")
     bench.add_argument("--baseline", type=Path, help="pipeline section: a checkout of the code to compare with")
 
     plan = commands.add_parser("plan", help="size and price monolith, split and MIG layouts from measurements")
-    source = plan.add_mutually_exclusive_group()
-    source.add_argument("--bench", type=Path, default=Path("docs/bench.json"),
-                        help="`golem bench` JSON with a `golems` section (default docs/bench.json)")
+    source = plan.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bench", type=Path, help="`golem bench` JSON with a `golems` section (in a checkout: "
+                        "docs/bench.json)")
     source.add_argument("--prometheus", metavar="URL", help="read service times and memory from a live Prometheus "
                         "scraping golemline instead")
     plan.add_argument("--window", default="1h", help="Prometheus rate window (with --prometheus; default 1h)")
@@ -114,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "golemline/plan/prices.yaml)")
     plan.add_argument("--max-batch-size", type=int, default=8, help="micro-batch limit per golem (default 8)")
     plan.add_argument("--max-latency-ms", type=float, default=10, help="batching window, ms (default 10)")
-    plan.add_argument("--values-out", type=Path, default=Path("golemline-plan-values.yaml"),
-                      help="where to write the chart values of the cheapest layout that meets the objective")
+    plan.add_argument("--values-out", type=Path, help="also write the chart values of the cheapest layout that "
+                      "meets the objective to this file (nothing is written without it)")
     plan.add_argument("--json", action="store_true", help="print the candidates as JSON instead of a table")
 
     gate = commands.add_parser("gate", help="the gating evaluation corpus and risk-controlled thresholds")
@@ -128,8 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     gate_actions.add_parser("corpus", parents=[corpus_options], help="synthesise (or check) the evaluation corpus")
     calibrate = gate_actions.add_parser("calibrate", parents=[corpus_options, settings_options("models", "runtime")],
                                         help="choose gate thresholds with a bounded wrong-answer rate")
-    calibrate.add_argument("--max-wrong", type=float, default=0.02,
-                           help="largest share of accepted answers with the wrong intent (default 0.02)")
+    calibrate.add_argument("--max-wrong", type=float, default=GATE_MAX_WRONG,
+                           help="largest share of accepted answers with the wrong intent (default "
+                           f"{GATE_MAX_WRONG:g}, the level of the shipped docs/gating.yaml)")
     calibrate.add_argument("--delta", type=float, default=0.1,
                            help="allowed chance that the bound fails on the calibration draw (default 0.1)")
     calibrate.add_argument("--signals", type=Path, help="calibrate from recorded signals (JSONL, gzip allowed) "
@@ -151,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "under its own calibration")
     compare.add_argument("before", type=Path, help="recorded signals (`golem gate calibrate --signals-out`)")
     compare.add_argument("after", type=Path, help="recorded signals of the other configuration, same corpus")
-    compare.add_argument("--max-wrong", type=float, default=0.02, help="the calibration's level for both sides "
-                         "(default 0.02, as `golem gate calibrate`)")
+    compare.add_argument("--max-wrong", type=float, default=GATE_MAX_WRONG, help="the calibration's level for both "
+                         f"sides (default {GATE_MAX_WRONG:g}, as `golem gate calibrate`)")
     compare.add_argument("--delta", type=float, default=0.1, help="as `golem gate calibrate` (default 0.1)")
     compare.add_argument("--names", nargs=2, default=["before", "after"], metavar=("BEFORE", "AFTER"),
                          help="the two columns' names (default: before after)")
@@ -163,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _capture_commands(commands)
 
-    profile = commands.add_parser("profile", parents=[settings_options("models", "runtime")],
+    # `golem profile --profile` read as "profile the profile": the model set is --model-profile here
+    profile = commands.add_parser("profile", parents=[settings_options("models", "runtime",
+                                                                       renamed={"--profile": "--model-profile"})],
                                   help="torch.profiler around a golem's requests")
     profile.add_argument("--golem", required=True, choices=["interpreter", "oracle"], help="the golem to profile")
     profile.add_argument("--trace", type=Path, default=Path("profile-trace.json"), help="Chrome trace output")
@@ -265,6 +316,16 @@ def _quiet_libraries() -> None:
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
 
+def stages_line(stages: dict[str, dict[str, Any]]) -> str:
+    """Each stage's time; a stage that ran several inputs in one batch says so, because its time is the whole
+    batch's, not this input's."""
+    parts = []
+    for name, stage in stages.items():
+        batch = stage.get("batch_size", 1)
+        parts.append(f"{name} {stage['seconds']:.3f} s" + (f" (batch of {batch})" if batch > 1 else ""))
+    return " · ".join(parts)
+
+
 def _print_human(result: dict[str, Any]) -> None:
     print(f"{result['input']}  {result['status'].upper()}")
     if result["status"] == "error":
@@ -279,8 +340,7 @@ def _print_human(result: dict[str, Any]) -> None:
     else:
         rejection = result["rejection"]
         print(f"  rejected    at {rejection['stage']}: {rejection['reason']} — {rejection['detail']}")
-    stages = " · ".join(f"{name} {stage['seconds']:.3f} s" for name, stage in result["stages"].items())
-    print(f"  stages      {stages}")
+    print(f"  stages      {stages_line(result['stages'])}")
     memory = result["memory"]
     print(f"  memory      policy {memory['policy']} · peak golems {format_size(memory['peak_golem_bytes'])}"
           f" · peak RSS {format_size(memory['peak_rss_bytes'])}")
@@ -300,26 +360,73 @@ def audio_paths(paths: Sequence[Path]) -> list[Path]:
     return expanded
 
 
-def command_run(args: argparse.Namespace) -> int:
-    """Decode every input first; run the good ones; report each bad one as an error. Exit 2 if any was bad."""
-    from golemline.devices import apply_threads
-    from golemline.pipeline import Pipeline
+STDIN = Path("-")
 
+
+def check_inputs(paths: Sequence[Path]) -> None:
+    """Fail before anything loads when standard input cannot be read as asked: `-` given twice, or `-` with a
+    terminal on standard input."""
+    if paths.count(STDIN) > 1:
+        raise InvalidInput("- (standard input) can be given once")
+    if STDIN in paths and sys.stdin.isatty():
+        raise InvalidInput("- reads audio from standard input, which is a terminal here; pipe a file in "
+                           "(`golem run - < command.wav`)")
+
+
+def read_input(path: Path, settings: Settings) -> Audio:
+    """Decode one input (a file, or standard input for `-`) with the configured limits."""
+    from golemline.audio import decode
+
+    if path == STDIN:
+        return decode(sys.stdin.buffer.read(), settings.max_audio_seconds, settings.max_audio_bytes, name="<stdin>")
+    if path.is_dir():
+        raise InvalidInput(f"{path}: is a folder with no audio files ({', '.join(AUDIO_SUFFIXES)})")
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    return decode(path.read_bytes(), settings.max_audio_seconds, settings.max_audio_bytes, name=str(path))
+
+
+class LoadProgress:
+    """One stderr line the first time each golem is loaded: loading takes seconds to minutes, and silence reads
+    as a hang. Later loads (sequential, lru) are the report's business, not progress."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def __call__(self, event: str, golem: Any, seconds: float) -> None:
+        if event == "load" and golem.name not in self.seen:
+            self.seen.add(golem.name)
+            print(f"golem: {golem.name} loaded in {seconds:.1f} s ({format_size(golem.memory_bytes())})",
+                  file=sys.stderr, flush=True)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """Decode every input first. None usable: one error line, exit 2, before any golem loads. Otherwise load the
+    golems and run the good ones; a bad one is reported as an error beside the others' results (exit 2)."""
     settings = settings_from_args(args)
-    apply_threads(settings.threads)
-    pipeline = Pipeline(settings)
+    paths = audio_paths(args.audio)
+    check_inputs(paths)
     outcomes: list[dict[str, Any] | None] = []
     good = []
-    for path in audio_paths(args.audio):
+    for path in paths:
+        name = "<stdin>" if path == STDIN else str(path)
         try:
-            if path.is_dir():
-                raise InvalidInput(f"{path}: is a folder with no audio files ({', '.join(AUDIO_SUFFIXES)})")
-            good.append((str(path), pipeline.decode_file(path)))
+            good.append((name, read_input(path, settings)))
             outcomes.append(None)
         except InvalidInput as exc:
-            outcomes.append({"input": str(path), "status": "error", "error": str(exc)})
+            outcomes.append({"input": name, "status": "error", "error": str(exc)})
+    if not good:  # nothing can run: say why in one line, before loading anything (a typo costs no load time)
+        raise InvalidInput("; ".join(str(o["error"]) for o in outcomes if o is not None))
     results: Iterator[PipelineResult] = iter([])
     if good:
+        _quiet_libraries()
+        from golemline.devices import apply_threads
+        from golemline.pipeline import Pipeline
+
+        apply_threads(settings.threads)
+        print(f"golem: summoning the golems ({settings.policy} policy, {settings.device})…", file=sys.stderr,
+              flush=True)
+        pipeline = Pipeline(settings, on_event=LoadProgress())
         try:
             results = iter(pipeline.run(good))
         finally:
@@ -376,10 +483,17 @@ def command_plan(args: argparse.Namespace) -> int:
         print("golem: error: no layout meets the objective within the table's devices and "
               f"{layouts.MAX_REPLICAS} replicas per golem; relax --p95 or --rate", file=sys.stderr)
         return 2
-    report.write_values(args.values_out, fitting[0], objective, measurements, table)
+    guessed = [d.name for d in table.devices if d.kind != "cpu" and d.speed == 1.0]
+    if guessed and not measurements.measured_on.startswith("cuda"):
+        print(f"golem: warning: {', '.join(guessed)}: no speed in the price table, so these rows reuse the service "
+              f"times measured on {measurements.measured_on} unchanged; run `golem bench --sections golems` on such "
+              "a device, or give it a speed in --prices", file=sys.stderr)
+    if args.values_out is not None:
+        report.write_values(args.values_out, fitting[0], objective, measurements, table)
     if not args.json:
-        print(f"cheapest that meets the objective: {fitting[0].label} on {fitting[0].device.name} "
-              f"→ {args.values_out}")
+        print(f"cheapest that meets the objective: {fitting[0].label} on {fitting[0].device.name}"
+              + (f" → {args.values_out}" if args.values_out is not None else " (--values-out FILE writes its chart "
+                 "values)"))
     return 0
 
 
@@ -398,10 +512,16 @@ def command_models(args: argparse.Namespace) -> int:
     else:
         for row in rows:
             print("  ".join(f"{k}={v}" for k, v in row.items()))
+    unrecorded = sorted({str(row["golem"]) for row in rows if row.get("status") == "unrecorded"})
+    if unrecorded:
+        print(f"golem: error: no recorded checksum for {', '.join(unrecorded)}: the files were hashed, but nothing "
+              "says what they should hash to, so they are not verified (see golemline/model_checksums.py)",
+              file=sys.stderr)
+        return 2
     missing = [str(row["golem"]) for row in rows if row.get("status") == "missing"]
     if missing:
         print(f"golem: error: not available here: {', '.join(missing)} (see the hints above; "
-              "`golem models pull` on a machine with hub access)", file=sys.stderr)
+              f"`{settings.pull_command()}` on a machine with hub access)", file=sys.stderr)
         return 2
     return 0
 
@@ -441,7 +561,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "intents":  # reads one YAML file: no model library to load or quiet
             return command_intents(args)
-        _quiet_libraries()
+        if args.command != "run":  # `golem run` checks its inputs first, then imports the libraries
+            _quiet_libraries()
         if args.command == "run":
             return command_run(args)
         if args.command == "serve":

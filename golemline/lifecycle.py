@@ -185,7 +185,7 @@ class LifecycleManager:
         budget = format_size(self.budget_bytes)
         too_big = [name for name, size in sizes.items() if size > self.budget_bytes]
         if too_big:
-            need = format_size(max(sizes[name] for name in too_big))
+            need = format_size(max(sizes[name] for name in too_big), round_up=True)
             raise BudgetError(f"memory budget {budget} cannot hold golem "
                               f"{', '.join(self._describe(n) for n in too_big)}; raise --budget to at least {need}")
         if self.policy.name == "resident" and self.budget_bytes < sum(sizes.values()):
@@ -246,7 +246,7 @@ class LifecycleManager:
             self.unload(name)
             raise BudgetError(f"memory budget {format_size(self.budget_bytes)} cannot hold golem {name}: it measured "
                               f"{format_size(measured)} once loaded; raise --budget to at least "
-                              f"{format_size(measured)}")
+                              f"{format_size(measured, round_up=True)}")
 
     def unload(self, name: str) -> None:
         golem = self.golems[name]

@@ -63,7 +63,10 @@ def _package_dir(target: str) -> Path:
     return path
 
 
-def _hub_dir(repo_id: str, download: bool, progress: bool) -> Path:
+PULL = "golem models pull"
+
+
+def _hub_dir(repo_id: str, download: bool, progress: bool, pull_command: str = PULL) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -72,7 +75,7 @@ def _hub_dir(repo_id: str, download: bool, progress: bool) -> Path:
     except (LocalEntryNotFoundError, OSError) as cached_miss:
         if not download:
             raise ModelNotFound(
-                f"{repo_id!r} is not in the local Hugging Face cache: run `golem models pull` on a machine "
+                f"{repo_id!r} is not in the local Hugging Face cache: run `{pull_command}` on a machine "
                 "with hub access, or point the reference at a local directory") from cached_miss
     try:
         if progress:
@@ -82,8 +85,10 @@ def _hub_dir(repo_id: str, download: bool, progress: bool) -> Path:
         raise ModelNotFound(f"could not download {repo_id!r} from the Hugging Face hub: {exc}") from exc
 
 
-def resolve(ref: str | ModelRef, download: bool = False, progress: bool = False) -> Path:
-    """Return the local directory holding the weights, or raise ModelNotFound saying how to get them."""
+def resolve(ref: str | ModelRef, download: bool = False, progress: bool = False, pull_command: str = PULL) -> Path:
+    """Return the local directory holding the weights, or raise ModelNotFound saying how to get them
+    (`pull_command`: the `golem models pull` line that fetches this model, with the profile and model options that
+    name it — `Settings.pull_command()`)."""
     parsed = ref if isinstance(ref, ModelRef) else ModelRef.parse(ref)
     if parsed.kind == "package":
         return _package_dir(parsed.target)
@@ -92,7 +97,7 @@ def resolve(ref: str | ModelRef, download: bool = False, progress: bool = False)
         if not path.is_dir():
             raise ModelNotFound(f"model directory {path} does not exist")
         return path
-    return _hub_dir(parsed.target, download=download, progress=progress)
+    return _hub_dir(parsed.target, download=download, progress=progress, pull_command=pull_command)
 
 
 def weight_files(directory: Path) -> list[Path]:

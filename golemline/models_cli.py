@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tqdm import tqdm
 
 from golemline.errors import GolemlineError, ModelNotFound
+from golemline.model_checksums import RECORDED, package_release
 from golemline.modelref import ModelRef, resolve, sha256_of, weight_bytes, weight_files
 from golemline.settings import Settings, format_size
 
@@ -20,7 +22,7 @@ def list_models(settings: Settings) -> list[dict[str, str]]:
     for golem, spec in settings.golems.items():
         row = {"golem": golem, "backend": spec.backend, "model": spec.model}
         try:
-            path = resolve(spec.model)
+            path = resolve(spec.model, pull_command=settings.pull_command())
             row.update(status="available", path=str(path), size=format_size(weight_bytes(path)))
         except ModelNotFound as exc:
             row.update(status="missing", path="", size="", hint=str(exc))
@@ -38,21 +40,43 @@ def pull(settings: Settings) -> list[dict[str, str]]:
     return rows
 
 
+def recorded_checksums(reference: str, path: Path) -> dict[str, str]:
+    """What a model's files should hash to: its training record (the bundled Oracle), else the sums recorded for
+    the package release it ships in (`golemline.model_checksums`); empty when nothing is recorded."""
+    record_file = path / TRAINING_RECORD
+    if record_file.is_file():
+        return dict(json.loads(record_file.read_text())["sha256"])
+    ref = ModelRef.parse(reference)
+    if ref.kind == "package":
+        release = package_release(ref.target.split("/", 1)[0])
+        if release is not None:
+            return dict(RECORDED.get(release, {}))
+    return {}
+
+
+def hub_content_hash(file: Path) -> str | None:
+    """A Hugging Face cache file is a link to a blob named by its content's SHA-256 (for LFS weights): that name
+    is the checksum the hub recorded."""
+    if not file.is_symlink():
+        return None
+    name = file.resolve().name
+    return name if re.fullmatch(r"[0-9a-f]{64}", name) else None
+
+
 def verify(settings: Settings) -> list[dict[str, object]]:
     """Checksum every weight file (with a progress bar); compare against recorded checksums where known."""
     rows: list[dict[str, object]] = []
     for golem, spec in settings.golems.items():
-        path = resolve(spec.model)
+        path = resolve(spec.model, pull_command=settings.pull_command())
         files = weight_files(path)
         if not files:
             raise ModelNotFound(f"{golem}: {path} holds no weight files")
-        record_file = path / TRAINING_RECORD
-        expected = json.loads(record_file.read_text())["sha256"] if record_file.is_file() else {}
+        expected = recorded_checksums(spec.model, path)
         with tqdm(total=sum(f.stat().st_size for f in files), unit="B", unit_scale=True,
                   desc=f"verify {golem}") as bar:
             for file in files:
                 digest = sha256_of(file, on_chunk=bar.update)
-                want = expected.get(str(file.relative_to(path)))
+                want = expected.get(str(file.relative_to(path))) or hub_content_hash(file)
                 rows.append({"golem": golem, "file": str(file), "sha256": digest,
                              "status": "unrecorded" if want is None else ("ok" if want == digest else "MISMATCH")})
     if any(row["status"] == "MISMATCH" for row in rows):

@@ -158,11 +158,13 @@ def build_golems(settings: Settings, names: tuple[str, ...] = STAGES, device_thr
 class Pipeline:
     """The chain with in-process golems under the lifecycle manager (`golem run`, benchmarks, tests)."""
 
-    def __init__(self, settings: Settings, golems: Mapping[str, ManagedGolem] | None = None) -> None:
+    def __init__(self, settings: Settings, golems: Mapping[str, ManagedGolem] | None = None,
+                 on_event: Callable[[str, ManagedGolem, float], None] | None = None) -> None:
+        """`on_event(event, golem, seconds)`: each load and unload, as it happens (`golem run` shows progress)."""
         self.settings = settings
         self.golems: dict[str, ManagedGolem] = dict(golems or build_golems(settings))
         self.manager = LifecycleManager(self.golems, settings.policy, settings.budget_bytes,
-                                        settings.resolved_device, prefetch=settings.prefetch)
+                                        settings.resolved_device, on_event=on_event, prefetch=settings.prefetch)
         callers = {name: self._local_caller(name, nxt) for name, nxt in zip(STAGES, (*STAGES[1:], None),
                                                                                  strict=True)}
         self.chain = Chain(settings, callers, self.manager.report)

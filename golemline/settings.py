@@ -10,6 +10,7 @@ traceback. Nothing else in golemline reads `os.environ`.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import types
@@ -102,6 +103,23 @@ class GatingPolicy:
         "(open-set backends; default: the backend's calibrated value)", "gating"))
     max_reply_compression_ratio: float = field(default=3.0, metadata=_opt("reject degenerate, repetitive "
                                                                           "replies", "gating"))
+
+    def __post_init__(self) -> None:
+        """Thresholds outside their signal's range gate nothing (or everything) without a word: refuse them, naming
+        every place the value can come from."""
+        ranges: dict[str, tuple[Callable[[float], bool], str]] = {
+            "max_no_speech_prob": (lambda v: 0.0 <= v <= 1.0, "a probability, from 0 to 1"),
+            "min_avg_logprob": (lambda v: v <= 0.0, "a log-probability, 0 or below"),
+            "min_token_logprob": (lambda v: v <= 0.0, "a log-probability, 0 or below"),
+            "max_compression_ratio": (lambda v: v > 0.0, "a compression ratio, above 0"),
+            "max_reply_compression_ratio": (lambda v: v > 0.0, "a compression ratio, above 0"),
+            "min_intent_margin": (lambda v: v >= 0.0, "a margin, 0 or more")}
+        for name, (valid, what) in ranges.items():
+            value = getattr(self, name)
+            if value is not None and (math.isnan(value) or not valid(value)):
+                flag = f"--gate-{name.replace('_', '-')}"
+                raise ConfigError(f"gate threshold {name}={value:g} is out of range: it is {what} "
+                                  f"({flag}, {ENV_PREFIX}GATE_{name.upper()} or the gating config)")
 
 
 @dataclass(frozen=True)
@@ -231,9 +249,10 @@ class Settings:
     # Never a flag (`ps` would show it): GOLEM_ORACLE_API_KEY or --oracle-api-key-file. Kept out of repr.
     oracle_api_key: str | None = field(default=None, repr=False, metadata=_opt(
         "openai Oracle backend: API key sent as a bearer token", "oracle", flag=False))
-    max_audio_seconds: float = field(default=60.0, metadata=_opt("longest audio accepted (then 413)", "runtime"))
-    max_audio_bytes: int = field(default=25 * 1024 * 1024, metadata=_opt("largest audio file accepted (then "
-                                                                         "413)", "runtime"))
+    max_audio_seconds: float = field(default=60.0, metadata=_opt("longest audio accepted, seconds; longer "
+                                                                                   "input is refused", "runtime"))
+    max_audio_bytes: int = field(default=25 * 1024 * 1024, metadata=_opt("largest audio file accepted, bytes; "
+                                                                         "a larger one is refused", "runtime"))
     threads: int | None = field(default=None, metadata=_opt("CPU threads for inference", "runtime"))
     # Whisper pads every input to 30 s; the encoder's work follows the window, so a 3 s command on the 10 s window
     # costs about a third (docs/performance.md). 30 is Whisper's own window; audio longer than the largest is
@@ -349,6 +368,17 @@ class Settings:
         if config:
             settings = settings.with_overrides(gating=gating_from_file(config))
         return settings.with_overrides(**values)
+
+    def pull_command(self) -> str:
+        """The `golem models pull` line that fetches these settings' models: the profile, and each model reference
+        that is not the profile's own (a bare `golem models pull` fetches the offline profile)."""
+        parts = ["golem models pull"]
+        if self.profile != "offline":
+            parts.append(f"--profile {self.profile}")
+        for golem, spec in self.golems.items():
+            if spec.model != PROFILES[self.profile][golem].model:
+                parts.append(f"--{golem}-model {spec.model}")
+        return " ".join(parts)
 
     def with_overrides(self, gating: Mapping[str, Any] | None = None, server: Mapping[str, Any] | None = None,
                        **values: Any) -> Settings:
@@ -511,10 +541,14 @@ def parse_size(text: str, source: str = "size") -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-def format_size(num_bytes: float) -> str:
+def format_size(num_bytes: float, round_up: bool = False) -> str:
+    """Bytes in the largest unit below 1024, one decimal. `round_up` for advice ("raise --budget to at least
+    …"): a figure rounded down would advise a budget a little too small to hold what it names."""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(num_bytes) < 1024 or unit == "GiB":
-            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
+            if unit == "B":
+                return f"{math.ceil(num_bytes) if round_up else num_bytes:.0f} {unit}"
+            return f"{math.ceil(num_bytes * 10) / 10 if round_up else num_bytes:.1f} {unit}"
         num_bytes /= 1024
     return f"{num_bytes:.1f} GiB"
 

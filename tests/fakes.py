@@ -37,6 +37,9 @@ class FakeGolem:
     def prefetch(self) -> None:
         self.log.append(f"prefetch {self.name}")
 
+    def warm_up_batch(self) -> list[Any]:
+        return ["warm-up"]
+
     def run(self, batch: list[Any]) -> list[Any]:
         assert self.loaded, f"{self.name} ran while not loaded"
         self.log.append(f"run {self.name} x{len(batch)}")

@@ -56,7 +56,8 @@ def test_the_operator_naming_rule(section: str, prop: str, env: str) -> None:
 def _full_spec() -> dict[str, Any]:
     """A spec that sets every gating threshold and batching value the CRD knows."""
     schema = _spec_schema()
-    gating = {name: 1 if schema["gating"]["properties"][name].get("type") == "integer" else 0.5
+    gating = {name: 1 if schema["gating"]["properties"][name].get("type") == "integer"
+              else -0.5 if "Logprob" in name else 0.5  # log-probabilities are 0 or below (settings refuse others)
               for name in schema["gating"]["properties"]}
     batching = {name: 16 for name in schema["batching"]["properties"]}
     return {"gating": gating, "batching": batching, "canary": {"intervalS": 60},

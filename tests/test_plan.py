@@ -165,6 +165,8 @@ def test_user_faults_are_one_line_and_exit_2(args: list[str], message: str, tmp_
     monkeypatch.chdir(ROOT)
     (tmp_path / "bad.yaml").write_text("devices: [unclosed\n")
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "--bench" not in args:
+        args += ["--bench", "docs/bench.json"]
     assert main(["plan", *args, "--values-out", str(tmp_path / "v.yaml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]

@@ -30,6 +30,9 @@ def server() -> Iterator[Server]:
 
 def test_readiness_was_false_until_the_models_loaded(server: Server) -> None:
     assert server.seen_not_ready
+    log = server.log.read_text()
+    warmed = [log.find(f"warmed {golem} with a forward pass") for golem in ("scribe", "interpreter", "oracle")]
+    assert -1 not in warmed and max(warmed) < log.find("golems ready")  # each golem ran once before readiness
     assert httpx.get(f"{server.url}/v2/health/live").status_code == 200
     for model in ("scribe", "interpreter", "oracle", "pipeline"):
         response = httpx.get(f"{server.url}/v2/models/{model}/ready")

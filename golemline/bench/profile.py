@@ -9,7 +9,13 @@ time outside kernels motivated CTranslate2 (docs/performance.md compares the two
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,31 @@ def per_item_seconds(model: Any, golem: str, batch: int, repeats: int = 3) -> fl
     return (time.perf_counter() - started) / (repeats * batch)
 
 
+PROFILER_CHATTER = re.compile(r"^(USDT:|STAGE:|\[W[^\]]*(kineto|profiler)|.*ActivityProfiler)", re.IGNORECASE)
+"""Lines Kineto (torch.profiler's native part) writes straight to file descriptor 2 when a profile starts and
+stops (`USDT:... profiler_start`): they say nothing to the user, and Python's logging cannot silence them."""
+
+
+@contextmanager
+def without_profiler_chatter() -> Iterator[None]:
+    """Capture native stderr around a profile; write back every line that is not the profiler's own."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                    if not PROFILER_CHATTER.match(line)]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
+
+
 def profile(golem: str, settings: Settings, trace: Path, batch: int = 16) -> dict[str, Any]:
     import torch
     from torch.profiler import ProfilerActivity
@@ -58,7 +89,7 @@ def profile(golem: str, settings: Settings, trace: Path, batch: int = 16) -> dic
     for label, size in (("unbatched", 1), ("batched", batch)):
         requests = _requests(golem, size)
         model.run(requests)
-        with torch_profile(activities=activities) as prof:
+        with without_profiler_chatter(), torch_profile(activities=activities) as prof:
             started = time.perf_counter()
             for _ in range(3):
                 model.run(requests)

@@ -28,6 +28,7 @@ import gc
 import json
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -751,13 +752,32 @@ def run(sections: list[str], out: Path, baseline: Path | None = None) -> dict[st
 
     import torch
 
+    load = os.getloadavg()[0]
     machine = {"cpu_count": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-               "cuda": torch.cuda.is_available()}
+               "cuda": torch.cuda.is_available(), "load_average_1m": round(load, 2)}
+    warning = busy_warning(load, os.cpu_count() or 1)
+    if warning:
+        print(f"golem: warning: {warning}", file=sys.stderr, flush=True)
     report: dict[str, Any] = {"machine": machine}
-    for name in sections:
+    for i, name in enumerate(sections, 1):
+        print(f"golem bench: section {name} ({i}/{len(sections)})…", file=sys.stderr, flush=True)
         started = time.perf_counter()
         report[name] = bench_pipeline(baseline) if name == "pipeline" else SECTIONS[name]()
         report[name]["bench_seconds"] = round(time.perf_counter() - started, 1)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")  # keep partial results if a later section fails
+        print(f"golem bench: section {name} done in {report[name]['bench_seconds']:g} s → {out}", file=sys.stderr,
+              flush=True)
     return report
+
+
+BUSY_LOAD_PER_CPU = 0.5
+
+
+def busy_warning(load_average: float, cpus: int) -> str | None:
+    """A sentence when other work already keeps the CPUs busy (1-minute load average above half a CPU each):
+    timings measured then are slower and noisier, and should not be compared with an idle machine's."""
+    if load_average <= BUSY_LOAD_PER_CPU * cpus:
+        return None
+    return (f"the machine is busy (load average {load_average:.1f} on {cpus} CPUs): timings will be slower and "
+            "noisier than on an idle machine; the report records the load")

@@ -111,7 +111,7 @@ def command_gate(args: argparse.Namespace, settings: Settings | None) -> int:
     headline = outcome.headline()
     args.out.write_text(report.config_yaml(policy, result, headline[5]))
     for rate in headline:
-        print(f"{rate.name:32} {rate.cell():48} {rate.verdict()}")
+        print(f"{rate.name:32} {rate.cell():48} {rate.verdict(args.max_wrong)}")
     print(f"thresholds: {json.dumps(report.gating_values(policy))}")
     print(f"gating config written to {args.out}")
     if args.report:

@@ -40,10 +40,14 @@ class Rate:
         low, high = interval(self.k, self.n)
         return f"{self.value:.3f} ({self.k}/{self.n}; 95% CI {low:.3f}–{high:.3f})"
 
-    def verdict(self) -> str:
+    def verdict(self, max_wrong: float | None = None) -> str:
+        """Met or not against the issue's target; the wrong-answer row against `max_wrong` when given (the level
+        the calibration was asked for, which is what it promises)."""
         if self.name not in TARGETS or not self.n:
             return ""
         op, target = TARGETS[self.name]
+        if self.name == "wrong among accepted" and max_wrong is not None:
+            target = max_wrong
         met = self.value >= target if op == ">=" else self.value <= target
         return f"{op} {target:g}: {'met' if met else 'NOT met'}"
 
@@ -215,8 +219,8 @@ def markdown(calibration: Calibration, policy: GatingPolicy, heldout: Signals, c
         "## Held-out results", "",
         "| measure | calibrated gate | target (issue 12) | hand-set thresholds before (same golems) |",
         "| --- | --- | --- | --- |",
-        *[f"| {r.name} | {r.cell()} | {r.verdict()} | {b.cell()} |" for r, b in zip(outcome.headline(), before,
-                                                                                     strict=True)], "",
+        *[f"| {r.name} | {r.cell()} | {r.verdict(calibration.max_wrong)} | {b.cell()} |"
+          for r, b in zip(outcome.headline(), before, strict=True)], "",
         "## The calibration", "",
         f"Target: at most **{calibration.max_wrong:g}** of accepted answers with the wrong intent, at confidence "
         f"1 − δ = {1 - calibration.delta:g}",

@@ -164,10 +164,11 @@ def chart_values(choice: Candidate, objective: Objective) -> dict[str, Any]:
 
     spec: dict[str, Any] = {
         "mode": "monolith" if choice.layout == "monolith" else "microservices",
-        "gpuHourlyPrice": device.price_per_hour,  # the cost metrics price each pod's device, CPU included
         "batching": {"maxBatchSize": objective.max_batch, "maxLatencyMs": round(objective.window_s * 1000, 3),
                      "maxQueue": 64},
     }
+    if device.kind != "cpu":  # the cost metrics' GPU price; a CPU node has none to give
+        spec["gpuHourlyPrice"] = device.price_per_hour
     if choice.layout == "monolith":
         spec["monolith"] = placement(choice.replicas["scribe"])
     else:

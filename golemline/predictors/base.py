@@ -226,7 +226,8 @@ class Golem(Generic[RequestT, ResultT]):
     def model_dir(self) -> Path:
         """Where the weights are; resolving it raises ModelNotFound with instructions when they are not."""
         if self._model_dir is None:
-            self._model_dir = Path(self.spec.model) if self.weightless else resolve(self.spec.model)
+            self._model_dir = (Path(self.spec.model) if self.weightless
+                               else resolve(self.spec.model, pull_command=self.settings.pull_command()))
         return self._model_dir
 
     @property
@@ -294,6 +295,10 @@ class Golem(Generic[RequestT, ResultT]):
         if self._backend is None:
             raise RuntimeError(f"{self.name} is not loaded: call load() first (the lifecycle manager does)")
         return self._backend
+
+    def warm_up_batch(self) -> list[RequestT]:
+        """A small, valid batch for the warm-up pass a server runs before it reports ready (see `warm_up`)."""
+        raise NotImplementedError(f"{self.stage}: no warm-up batch defined")
 
     def batch_key(self, item: RequestT) -> float:
         """Requests with different keys never share a batch, and the smallest key waiting runs first

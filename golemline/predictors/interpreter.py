@@ -242,6 +242,10 @@ class Interpreter(Golem[IntentRequest, IntentResult]):
     backends = {"embedding": EmbeddingInterpreter, "embedding-ct2": CTranslate2EmbeddingInterpreter,
                 "nli": NLIInterpreter}
 
+    def warm_up_batch(self) -> list[IntentRequest]:
+        """One sentence against the configured intents: tokenizer, encoder and label embeddings all run once."""
+        return [IntentRequest.create("what is the weather like today", intents=self.settings.intents)]
+
     @property
     def thresholds(self) -> IntentThresholds:
         return intent_thresholds(self.settings)

@@ -234,3 +234,8 @@ class Oracle(Golem[ReplyRequest, Reply]):
             # The bundled GPT-2 learned the five demo intents only: for anyone else's intents it would write a reply
             # for an intent it never saw. Without an LLM configured, the intents file's own replies answer.
             self.spec = replace(self.spec, backend="templates")
+
+    def warm_up_batch(self) -> list[ReplyRequest]:
+        """A request of the first configured intent: prompt building, prefill and a few decoding steps."""
+        names = self.settings.intents.names
+        return [ReplyRequest.create("what is the weather like today", names[0], names)]

@@ -22,9 +22,8 @@ from golemline.audio import TARGET_RATE, Audio
 from golemline.devices import single_threaded_numpy_blas
 from golemline.domain import Transcript, compression_ratio, rounded
 from golemline.errors import ConfigError, InvalidInput
-from golemline.memory import cuda_allocated, rss_bytes
+from golemline.predictors import ct2_weights
 from golemline.predictors.base import (
-    DTYPE_BYTES,
     Backend,
     Golem,
     lay_out_output_head_for_cpu,
@@ -109,28 +108,22 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
     """CTranslate2's int8 kernels, faster-whisper's own CPU default: on the gating corpus the WER moved by +0.0016
     (calibration split) and +0.0010 (held-out) against fp32, and the Scribe ran 1.7x faster on 2-5 s commands."""
 
-    STORED_BYTES = 2  # CTranslate2 Whisper conversions store weights as float16
-    RUNTIME_OVERHEAD = 1.25
-    """CTranslate2 holds more than its weights once loaded (conversion and scratch buffers): tiny.en at fp32 grew the
-    process by 174 MiB for 144 MiB of weights here. The estimate includes it, so a budget is planned on what the
-    Scribe will really hold; the lifecycle ledger replaces it with the measured size after the first load."""
-
     def __init__(self, model_dir: Path, settings: Settings) -> None:
         super().__init__(model_dir, settings)
         self._model: Any = None
-        self._measured_bytes = 0
+        self._held_bytes = 0
         self.pad_as_silence = True  # False: zero-padded features, as before window buckets (benchmarks only)
 
     @classmethod
     def estimate_bytes(cls, model_dir: Path, settings: Settings) -> int:
-        stored = (model_dir / "model.bin").stat().st_size
-        return int(stored * DTYPE_BYTES[cls.dtype_for(settings)] / cls.STORED_BYTES * cls.RUNTIME_OVERHEAD)
+        """The weights at the compute type, counted from `model.bin` (`ct2_weights`): the same number the loaded
+        model reports, on any machine, so `--budget` advice given before loading holds once loaded."""
+        return ct2_weights.loaded_bytes(model_dir / "model.bin", cls.dtype_for(settings), settings.resolved_device)
 
     def load(self) -> None:
         from faster_whisper import WhisperModel
 
         single_threaded_numpy_blas()
-        before = cuda_allocated()[0] if self.device == "cuda" else rss_bytes()
         try:
             self._model = WhisperModel(str(self.model_dir), device=self.device,
                                        compute_type=self.COMPUTE_TYPES[self.dtype],
@@ -138,16 +131,15 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         except ValueError as exc:  # e.g. bf16 on a CPU without bf16 instructions
             raise ConfigError(f"scribe: dtype {self.dtype} is not usable on {self.device} ({exc}); "
                               "use --dtype int8 or fp32 on CPU, fp16 on GPU") from exc
-        # CTranslate2 allocates outside torch: its footprint is what the process grew by (RSS on CPU).
-        after = cuda_allocated()[0] if self.device == "cuda" else rss_bytes()
-        estimate = self.estimate_bytes(self.model_dir, self.settings)
-        self._measured_bytes = after - before if after - before > estimate // 2 else estimate
+        # CTranslate2 allocates outside torch, and the process's growth depends on the machine (CPU features,
+        # allocator): the Scribe is accounted by the weights it holds, as the torch golems are.
+        self._held_bytes = self.estimate_bytes(self.model_dir, self.settings)
 
     def unload(self) -> None:
         self._model = None
 
     def memory_bytes(self) -> int:
-        return self._measured_bytes
+        return self._held_bytes if self._model is not None else 0
 
     def _one(self, audio: Audio) -> Transcript:
         segments, info = self._model.transcribe(
@@ -477,6 +469,10 @@ class Scribe(Golem[Audio, Transcript]):
 
     stage = "scribe"
     backends = {"ctranslate2": CTranslate2Whisper, "transformers": TransformersWhisper}
+
+    def warm_up_batch(self) -> list[Audio]:
+        """One second of silence: a full encoder pass and the decoder's first steps, no audio file needed."""
+        return [silence(1.0)]
 
     def batch_key(self, item: Audio) -> float:
         """The encoder window the audio needs (before any VAD trim: the key must be cheap); audio longer than every

@@ -25,6 +25,7 @@ class Drain:
         self.drain_s = drain_s
         self.draining = False
         self.forced = False
+        self.forced_by: int | None = None  # the signal that cut the drain short
         self._server: Any = None
         self._lock = threading.Lock()
 
@@ -38,17 +39,19 @@ class Drain:
         with self._lock:
             name = signal.Signals(sig).name
             if self.draining:
-                log.warning("%s during the drain: closing now without waiting for in-flight requests", name)
-                self.forced = True
+                log.warning("second %s during the drain: exiting now, without waiting for in-flight requests", name)
+                self.forced, self.forced_by = True, sig
                 self._close(force=True)
                 return
             self.draining = True
-        log.info("%s: readiness now answers 503; serving %g s more, then closing the listener and finishing "
-                 "in-flight requests", name, self.drain_s)
-        if self.drain_s <= 0:
+        # Ctrl-C is a person at a terminal, not a router that must learn from the readiness probe: no drain period.
+        drain_s = 0.0 if sig == signal.SIGINT else self.drain_s
+        log.info("%s: shutting down — readiness now answers 503; serving %g s more, then closing the listener and "
+                 "finishing in-flight requests (a second signal exits at once)", name, drain_s)
+        if drain_s <= 0:
             self._close(force=False)
             return
-        timer = threading.Timer(self.drain_s, self._close, kwargs={"force": False})
+        timer = threading.Timer(drain_s, self._close, kwargs={"force": False})
         timer.daemon = True
         timer.start()
 
