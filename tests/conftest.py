@@ -105,13 +105,21 @@ SLOW_FIXTURES = frozenset({
 # Modules whose every test runs real models or servers end to end (in subprocesses the fixtures above cannot see).
 SLOW_MODULES = frozenset({
     "test_cli",  # `golem ...` in subprocesses: each imports torch and most load the golems
+    "test_readme_examples",  # `golem run` in subprocesses, servers for the curl and client examples
+    "test_split", "test_reliability", "test_oip_clients",  # `golem serve` processes started by the tests
     "test_pipeline", "test_canary", "test_scribe", "test_oracle_training", "test_load", "test_e2e",
     "test_kind",
+})
+# Single tests that load a real model themselves (no fixture to see), found by timing the fast tier.
+SLOW_TESTS = frozenset({
+    "test_bench.py::test_profile_reports_operators_and_a_batch_size",  # torch.profiler around the real Oracle
 })
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
-        if module in SLOW_MODULES or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        name = f"{module}.py::{getattr(item, 'originalname', item.name)}"
+        if (module in SLOW_MODULES or name in SLOW_TESTS
+                or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.slow)

@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -122,8 +123,14 @@ def _run(command: str, copy: Path, env: dict[str, str], timeout: float = 900) ->
 
 
 @pytest.mark.slow
-def test_documented_commands_work_on_a_fresh_install(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    copy = _copy_of_the_repository(tmp_path / "golemline")
+def test_documented_commands_work_on_a_fresh_install(capsys: pytest.CaptureFixture[str]) -> None:
+    # A folder of its own rather than tmp_path: pytest prunes old basetemp folders, and on a machine where other
+    # pytest runs start meanwhile it pruned this one's venv while the commands were running.
+    with tempfile.TemporaryDirectory(prefix="golemline-fresh-install-") as folder:
+        _fresh_install(_copy_of_the_repository(Path(folder) / "golemline"), capsys)
+
+
+def _fresh_install(copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env = _environment(copy)
     ran = Ran()
     try:
