@@ -113,6 +113,7 @@ SLOW_MODULES = frozenset({
 # Single tests that load a real model themselves (no fixture to see), found by timing the fast tier.
 SLOW_TESTS = frozenset({
     "test_bench.py::test_profile_reports_operators_and_a_batch_size",  # torch.profiler around the real Oracle
+    "test_observability.py::test_promtool_unit_tests_fire_and_stay_quiet",  # promtool evaluates days of series
 })
 
 
