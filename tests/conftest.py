@@ -85,3 +85,42 @@ def tiny_nli_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                         label2id={"contradiction": 0, "neutral": 1, "entailment": 2})
     BertForSequenceClassification(config).save_pretrained(directory)
     return directory
+
+
+# --- the fast tier: `pytest -m "not slow"` (docs/contributing.md) -------------------------------------------------
+# Marked here, in one place, rather than test by test: a test that uses one of these fixtures loads the real golems,
+# starts a server or builds something big, so it is slow however it is written; new tests that use them are slow
+# without anyone remembering to say so. A test may also carry `@pytest.mark.slow` itself.
+SLOW_FIXTURES = frozenset({
+    "resident_pipeline",  # the three real golems, loaded
+    "tiny_whisper_dir", "tiny_nli_dir",  # toy models built with transformers
+    "run_json",  # `golem run` end to end in a subprocess
+    "golems",  # test_lifecycle: the real golems under each policy
+    "server", "server_url", "grpc_server", "authed", "deployments", "split",  # `golem serve` processes
+    "scraped",  # a real Prometheus scraping a server
+    "wheel",  # builds the wheel
+    "small",  # records a small gating corpus (espeak-ng, the Scribe)
+    "full_window_scribe",  # a second real Scribe
+})
+# Modules whose every test runs real models or servers end to end (in subprocesses the fixtures above cannot see).
+SLOW_MODULES = frozenset({
+    "test_cli",  # `golem ...` in subprocesses: each imports torch and most load the golems
+    "test_readme_examples",  # `golem run` in subprocesses, servers for the curl and client examples
+    "test_split", "test_reliability", "test_oip_clients",  # `golem serve` processes started by the tests
+    "test_pipeline", "test_canary", "test_scribe", "test_oracle_training", "test_load", "test_e2e",
+    "test_kind",
+})
+# Single tests that load a real model themselves (no fixture to see), found by timing the fast tier.
+SLOW_TESTS = frozenset({
+    "test_bench.py::test_profile_reports_operators_and_a_batch_size",  # torch.profiler around the real Oracle
+    "test_observability.py::test_promtool_unit_tests_fire_and_stay_quiet",  # promtool evaluates days of series
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        name = f"{module}.py::{getattr(item, 'originalname', item.name)}"
+        if (module in SLOW_MODULES or name in SLOW_TESTS
+                or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.slow)

@@ -1,4 +1,6 @@
-"""The README's examples are real: its console output, its JSON shape and every curl command, run here."""
+"""The documented examples are real: `golem run`'s console output and JSON shape (docs/run.md), every curl command
+and client snippet (docs/serving.md), run here. They moved out of the README when it became a product page; the
+checks followed them."""
 
 from __future__ import annotations
 
@@ -15,13 +17,15 @@ from tests.test_cli import golem
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+RUN_PAGE = (ROOT / "docs" / "run.md").read_text()
+SERVING_PAGE = (ROOT / "docs" / "serving.md").read_text()
 
 # Figures that change from run to run or machine to machine; everything else must match the real output exactly.
 MEASURED = re.compile(r"\d+\.\d+ s|\d+\.\d+ MiB")
 
 
-def _block(language: str, index: int = 0) -> str:
-    return re.findall(rf"```{language}\n(.*?)\n```", README, flags=re.S)[index]
+def _block(language: str, index: int = 0, page: str = RUN_PAGE) -> str:
+    return re.findall(rf"```{language}\n(.*?)\n```", page, flags=re.S)[index]
 
 
 def _paths(value: Any, prefix: str = "") -> set[str]:
@@ -61,10 +65,10 @@ def server_url() -> Any:
         server.stop()
 
 
-def test_every_curl_command_in_the_readme_answers(server_url: str) -> None:
-    """The README's curl block, run verbatim as one bash script (pointed at this server): every answer is JSON
+def test_every_curl_command_in_the_docs_answers(server_url: str) -> None:
+    """docs/serving.md's curl block, run verbatim as one bash script (pointed at this server): every answer is JSON
     with results and no error."""
-    block = next(b for b in re.findall(r"```bash\n(.*?)\n```", README, flags=re.S) if "curl" in b)
+    block = next(b for b in re.findall(r"```bash\n(.*?)\n```", SERVING_PAGE, flags=re.S) if "curl" in b)
     wrapper = 'curl() { command curl "$@"; printf "\\n%%%%END%%%%\\n"; }\n'
     script = wrapper + block.replace("localhost:8080", server_url.removeprefix("http://"))
     proc = subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -96,9 +100,9 @@ def grpc_server() -> Any:
 
 
 @pytest.mark.parametrize("index", range(3))
-def test_every_client_snippet_in_the_readme_runs(grpc_server: tuple[str, str], index: int) -> None:
+def test_every_client_snippet_in_the_docs_runs(grpc_server: tuple[str, str], index: int) -> None:
     """Each in a process of its own (tritonclient's and KServe's gRPC modules cannot share one)."""
-    snippet = re.findall(r"```python\n(.*?)\n```", README, flags=re.S)[index]
+    snippet = re.findall(r"```python\n(.*?)\n```", SERVING_PAGE, flags=re.S)[index]
     rest, grpc = grpc_server
     code = snippet.replace("localhost:8080", rest).replace("localhost:8081", grpc)
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)

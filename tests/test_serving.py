@@ -180,8 +180,8 @@ EXAMPLE_VALUES = {"audio": lambda: audio_b64(SAMPLES / "weather.wav"), "text": l
 
 
 def _readme_v2_inputs() -> dict[str, list[str]]:
-    """The V2 inputs column of the README's model table."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    """The V2 inputs column of the model table in docs/serving.md."""
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "serving.md").read_text()
     rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| ([^|]+) \|", readme, flags=re.M)
     return {model: re.findall(r"`(\w+)`", column) for model, column in rows if model in V2_TENSORS}
 

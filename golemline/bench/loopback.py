@@ -18,6 +18,11 @@ import httpx
 
 from golemline.settings import GOLEMS
 
+# How long a server may take to load its golems and report ready. Generous on purpose: on a busy 2-core machine
+# three golems took over 120 s (the documented `png --demo` timed out there); a server that is not ready in ten
+# minutes is broken, not slow.
+READY_TIMEOUT_S = 600.0
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -46,7 +51,7 @@ class Server:
                                         cwd=source)
         self.seen_not_ready = False
 
-    def wait_ready(self, timeout: float = 120) -> Server:
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -2,8 +2,11 @@
 Prometheus range queries to one PNG, for people who would rather look than read.
 
 python -m golemline.observability.png --prometheus http://127.0.0.1:9090 --out docs/dashboard.png [--minutes 15]
-python -m golemline.observability.png --demo --out docs/dashboard.png
+python -m golemline.observability.png --demo --out docs/dashboard.png [--seconds 90]
     (--demo starts `golem serve` and a local Prometheus with the rules, drives clean and noisy traffic, renders)
+
+A missing Prometheus binary for --demo is the user's to fix (install it), so it is one line and exit 2, not a
+traceback.
 """
 
 from __future__ import annotations
@@ -72,6 +75,10 @@ def render(prometheus: str, out: Path, minutes: float = 15, title: str = "Goleml
     return out
 
 
+class DemoUnavailable(RuntimeError):
+    """What the demo needs is not installed here."""
+
+
 def demo(out: Path, seconds: float = 90, price: float = 2.5) -> Path:
     """A real run on this machine: `golem serve` + Prometheus with golemline's rules + clean and noisy traffic."""
     import yaml
@@ -81,7 +88,7 @@ def demo(out: Path, seconds: float = 90, price: float = 2.5) -> Path:
 
     binary = shutil.which("prometheus")
     if binary is None:
-        raise SystemExit("the demo needs the prometheus binary (Debian package `prometheus`)")
+        raise DemoUnavailable("the demo needs the prometheus binary on PATH (Debian package `prometheus`)")
     server = Server(env={"GOLEM_GPU_HOURLY_PRICE": str(price)}).wait_ready()
     port = free_port()
     with tempfile.TemporaryDirectory() as workdir:
@@ -115,9 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="run a local server + Prometheus and render that")
     parser.add_argument("--out", type=Path, default=Path("docs/dashboard.png"))
     parser.add_argument("--minutes", type=float, default=15)
+    parser.add_argument("--seconds", type=float, default=90, help="--demo: how long to send traffic (default 90)")
     args = parser.parse_args(argv)
+    if args.seconds <= 0:
+        parser.error(f"--seconds must be positive, got {args.seconds}")
     if args.demo:
-        print(demo(args.out))
+        try:
+            print(demo(args.out, seconds=args.seconds))
+        except DemoUnavailable as problem:
+            print(f"{parser.prog}: error: {problem}", file=sys.stderr)
+            return 2
     elif args.prometheus:
         print(render(args.prometheus, args.out, args.minutes))
     else:
