@@ -118,16 +118,24 @@ REGISTRY: dict[str, How] = {
     "helm install golems charts/golemline --set image.repository=registry.example.com/golemline --set "
     "image.tag=0.1.0 --set operator.image.repository=registry.example.com/golemline-operator --set "
     "operator.image.tag=0.1.0": skip(NEEDS_CLUSTER),
-    "golem plan --rate 2 --p95 2 --values-out plan.yaml": AS_WRITTEN,
+    "golem plan --bench docs/bench.json --rate 2 --p95 2 --values-out plan.yaml": AS_WRITTEN,
     "helm install golems charts/golemline -f plan.yaml": skip(NEEDS_CLUSTER),
     # docs/planning.md
     "golem bench --sections golems --out docs/bench.json": skip(
         "measures every golem at five batch sizes (minutes); tests/test_bench.py runs the bench's sections"),
-    "golem plan --rate 2 --p95 2": AS_WRITTEN,
     "golem plan --prometheus http://prometheus:9090 --rate 20 --p95 1.5 --prices my-prices.yaml "
     "--values-out plan.yaml": skip("needs a live Prometheus and the reader's own price file; tests/test_plan.py "
                                    "plans from a real Prometheus"),
-    "helm install golems charts/golemline -f golemline-plan-values.yaml": skip(NEEDS_CLUSTER),
+    # docs/calibration.md
+    "golem gate export-corpus --no-audio --out /tmp/golem-corpus-dataset": AS_WRITTEN,
+    "golem gate calibrate --data /tmp/golem-corpus-dataset --signals docs/gating-signals.jsonl.gz --max-wrong 0.05 "
+    "--out /tmp/golem-gating.yaml": AS_WRITTEN,
+    "cmp /tmp/golem-gating.yaml docs/gating.yaml": AS_WRITTEN,
+    "golem run --capture-dir /tmp/golem-capture samples/": AS_WRITTEN,
+    "golem capture export-labelstudio /tmp/golem-capture --out /tmp/golem-tasks.json": AS_WRITTEN,
+    # docs/cli.md
+    "golem --version": AS_WRITTEN,
+    "golem run --help": AS_WRITTEN,
     # docs/contributing.md
     "python -m pytest -m 'not slow'": skip("the fast tier of the suite itself"),
     "python -m pytest tests/test_documented_commands.py": skip("this test"),
