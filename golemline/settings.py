@@ -244,7 +244,7 @@ class Settings:
     oracle_api_timeout_s: float = field(default=30.0, metadata=_opt(
         "openai Oracle backend: seconds one chat completion may take (then 504 naming the oracle)", "oracle"))
     oracle_api_retries: int = field(default=2, metadata=_opt(
-        "openai Oracle backend: extra attempts after a refused connection or an HTTP 429/5xx (not after a "
+        "openai Oracle backend: extra attempts after a refused connection or a 429/5xx answer (not after a "
         "timeout)", "oracle"))
     # Never a flag (`ps` would show it): GOLEM_ORACLE_API_KEY or --oracle-api-key-file. Kept out of repr.
     oracle_api_key: str | None = field(default=None, repr=False, metadata=_opt(

@@ -15,6 +15,7 @@ class FakeGolem:
         self.estimate = estimate
         self.holds = estimate if holds is None else holds
         self.loaded = False
+        self.weightless = False
         self.footprint_key = f"fake:{name}"
         self.last_load_seconds = 0.0
         self.last_unload_seconds = 0.0

@@ -18,7 +18,7 @@ from golemline.lifecycle import LifecycleManager
 from golemline.predictors.oracle import Oracle
 from golemline.predictors.oracle_openai import chat_completions_url, system_prompt
 from golemline.predictors.oracle_templates import choose_reply, generic_reply
-from golemline.settings import Settings
+from golemline.settings import PROFILES, Settings
 from tests.chat_servers import HungServer, ScriptedChatServer, completion, dead_url
 
 HOME = parse_intents({"intents": [
@@ -73,10 +73,10 @@ def test_custom_intents_without_an_llm_get_the_templates_not_the_demo_model() ->
     object.__setattr__(settings, "intents", HOME)
     golem = Oracle(settings)
     assert golem.spec.backend == "templates" and golem.weightless
-    assert Oracle(Settings()).spec.backend == "causal-lm"  # the demo intents keep the bundled model
+    assert Oracle(Settings()).spec == PROFILES["offline"]["oracle"]  # the demo intents keep the bundled model
     own_model = Settings().with_overrides(oracle_model="distilgpt2")
     object.__setattr__(own_model, "intents", HOME)
-    assert Oracle(own_model).spec.backend == "causal-lm"  # a model of the user's choice is the user's call
+    assert Oracle(own_model).spec.backend not in ("templates", "openai")  # a model of one's choice stays chosen
 
 
 def test_choose_reply_is_a_function_of_the_text() -> None:
