@@ -24,6 +24,22 @@ SERVING_PAGE = (ROOT / "docs" / "serving.md").read_text()
 MEASURED = re.compile(r"\d+\.\d+ s|\d+\.\d+ MiB")
 
 
+def _comparable(lines: list[str]) -> list[str]:
+    """The lines with measured figures masked, and, for a sample refused at the Scribe (noise), what Whisper made
+    of the noise: the int8 kernels differ by CPU instruction set, so the same noise decodes to different words and a
+    slightly different no-speech probability on another machine (the verdict and its reason do not change)."""
+    chunks: list[list[str]] = []
+    for line in lines:
+        if not line.startswith(" ") or not chunks:
+            chunks.append([])
+        chunks[-1].append(MEASURED.sub("#", line))
+    for chunk in chunks:
+        if any(line.startswith("  rejected    at scribe: no_speech") for line in chunk):
+            chunk[:] = [("  transcript  #" if line.startswith("  transcript  ") else
+                         re.sub(r"no-speech probability \d\.\d+", "no-speech probability #", line)) for line in chunk]
+    return [line for chunk in chunks for line in chunk]
+
+
 def _block(language: str, index: int = 0, page: str = RUN_PAGE) -> str:
     return re.findall(rf"```{language}\n(.*?)\n```", page, flags=re.S)[index]
 
@@ -39,8 +55,7 @@ def test_the_console_example_is_what_golem_run_prints() -> None:
     args = command.removeprefix("$ golem ").split()
     proc = golem(*args)
     assert proc.returncode == 0, proc.stderr
-    assert [MEASURED.sub("#", line) for line in proc.stdout.splitlines()] == [MEASURED.sub("#", line)
-                                                                              for line in expected]
+    assert _comparable(proc.stdout.splitlines()) == _comparable(expected)
 
 
 def test_the_json_example_has_the_real_shape() -> None:
