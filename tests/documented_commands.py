@@ -127,12 +127,12 @@ REGISTRY: dict[str, How] = {
     "--values-out plan.yaml": skip("needs a live Prometheus and the reader's own price file; tests/test_plan.py "
                                    "plans from a real Prometheus"),
     # docs/calibration.md
-    "golem gate export-corpus --no-audio --out /tmp/golem-corpus-dataset": AS_WRITTEN,
-    "golem gate calibrate --data /tmp/golem-corpus-dataset --signals docs/gating-signals.jsonl.gz --max-wrong 0.05 "
-    "--out /tmp/golem-gating.yaml": AS_WRITTEN,
-    "cmp /tmp/golem-gating.yaml docs/gating.yaml": AS_WRITTEN,
-    "golem run --capture-dir /tmp/golem-capture samples/": AS_WRITTEN,
-    "golem capture export-labelstudio /tmp/golem-capture --out /tmp/golem-tasks.json": AS_WRITTEN,
+    "golem gate export-corpus --no-audio --out corpus-dataset": AS_WRITTEN,
+    "golem gate calibrate --data corpus-dataset --signals docs/gating-signals.jsonl.gz --max-wrong 0.05 "
+    "--out gating-check.yaml": AS_WRITTEN,
+    "cmp gating-check.yaml docs/gating.yaml": AS_WRITTEN,
+    "golem run --capture-dir captured samples/": AS_WRITTEN,
+    "golem capture export-labelstudio captured --out tasks.json": AS_WRITTEN,
     # docs/cli.md
     "golem --version": AS_WRITTEN,
     "golem run --help": AS_WRITTEN,
