@@ -289,18 +289,15 @@ def _capture_commands(commands: Any) -> None:
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
     """Environment first, then every flag that was given (argparse has already parsed each with its option)."""
     values = {option.key: getattr(args, option.key, None) for option in OPTIONS}
-    token_file = getattr(args, "auth_token_file", None)
-    if token_file is not None:
-        try:
-            values["auth_token"] = token_file.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"{token_file}: cannot read the auth token file ({exc.strerror})") from exc
-    key_file = getattr(args, "oracle_api_key_file", None)
-    if key_file is not None:
-        try:
-            values["oracle_api_key"] = key_file.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"{key_file}: cannot read the Oracle API key file ({exc.strerror})") from exc
+    # secrets come from files, never flags (`ps` would show them)
+    for key, flag, what in (("auth_token", "auth_token_file", "auth token"),
+                            ("oracle_api_key", "oracle_api_key_file", "Oracle API key")):
+        path = getattr(args, flag, None)
+        if path is not None:
+            try:
+                values[key] = path.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{path}: cannot read the {what} file ({exc.strerror})") from exc
     # the gating file sets defaults; a GOLEM_GATE_* variable or a --gate-* flag still wins
     return Settings.from_env(environ, getattr(args, "gating_config", None)).with_overrides(**values)
 
