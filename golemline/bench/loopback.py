@@ -43,8 +43,9 @@ class Server:
         if source is not None:
             env["PYTHONPATH"] = str(source)
         grpc = [] if "--grpc-port" in args or "--split" in args else ["--grpc-port", "0"]  # many servers, one host
-        # Nothing routes around a loopback server: close at once on SIGTERM unless a test measures the drain.
-        drain = [] if "--drain-s" in args else ["--drain-s", "0"]
+        # Nothing routes around a loopback server: close at once on SIGTERM unless a test measures the drain. A
+        # baseline checkout may predate the option, so it keeps its own default.
+        drain = [] if "--drain-s" in args or source is not None else ["--drain-s", "0"]
         command = [sys.executable, "-m", "golemline.cli", "serve", "--host", "127.0.0.1",
                    "--http-port", str(self.port), *grpc, *drain, *args]
         self.process = subprocess.Popen(command, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
