@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from golemline.audio import decode
-from golemline.bench.suite import SPOKEN
 from golemline.domain import Transcript
 from golemline.errors import InvalidInput
 from golemline.pipeline import Pipeline
 from golemline.predictors.scribe import Scribe
+from golemline.resources import SPOKEN
 from golemline.serving.protocol import audio_instance
 from golemline.settings import Settings
 from golemline.wer import word_error_rate
