@@ -170,7 +170,7 @@ def markdown(robotic: list[Row], natural: list[Row], base: GatingPolicy, max_wro
         "| calibration voices | calibration cases | certified | family | clean in-domain refused | wrong among "
         "accepted | off-domain refused |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for run in runs:
-        certified = "yes" if run.calibration.chosen_index >= 0 else "no: refuses almost everything"
+        certified = "yes" if run.calibration.chosen_index >= 0 else "no: the strictest point is written"
         for name in FAMILIES:
             f = run.figures[name]
             lines.append(f"| {run.name} | {run.calibration_rows} | {certified} | {name} | {f.clean_refused.cell()} "
