@@ -205,6 +205,42 @@ def test_audio_longer_than_one_window_is_transcribed_in_windows(resident_pipelin
     assert result.duration_s > 30 and "weather" in result.text.lower()
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+                    reason="needs espeak-ng and sox (Debian packages; .ci/run installs them)")
+def test_a_clear_dictation_over_30_s_is_heard_and_let_through_and_long_noise_is_not(
+        resident_pipeline: Pipeline, tmp_path: Path) -> None:
+    """Audio over every encoder window is transcribed in 30 s windows and gated on Whisper's long-form rule: a
+    clear ~44 s dictation is accepted with its words (the no-speech probability alone refused it before), while
+    44 s of a tone and of white noise are still refused at the Scribe. Noise can make Whisper loop with confidence
+    in one window, which the rule counts as text; the per-window repetition check refuses it then."""
+    import numpy as np
+
+    from golemline.audio import TARGET_RATE, Audio
+    from golemline.bench.speech_set import INTELLIGIBLE_WER, SPEECH, dictation
+    from golemline.gating import check_audio, check_transcript
+
+    policy = Settings().gating
+    sentences = [text for intent, texts in SPEECH.items() if intent != "off-topic" for text in texts]
+    said, speech = dictation(sentences, ("espeak-ng", "en-gb", 130), tmp_path, 44.0, np.random.default_rng(3))
+    seconds = np.arange(44 * TARGET_RATE) / TARGET_RATE
+    noise = (0.3 * np.random.default_rng(0).standard_normal(len(seconds))).clip(-1, 1)
+    clips = [Audio(np.asarray(x, dtype=np.float32), TARGET_RATE, 1)
+             for x in (speech, 0.3 * np.sin(2 * np.pi * 440 * seconds), noise)]
+    assert all(clip.duration_s > 40 and check_audio(clip, policy) is None for clip in clips)
+    heard, tone, hiss = resident_pipeline.golems["scribe"].run(clips)
+
+    assert heard.window_s is None and heard.long_form is not None and len(heard.long_form) >= 2
+    assert check_transcript(heard, policy) is None
+    assert word_error_rate(said, heard.text) <= INTELLIGIBLE_WER, heard.text
+    refused = check_transcript(tone, policy)
+    assert refused is not None and refused.reason == "no_speech" and "long-form rule" in refused.detail
+    assert refused.signals["window_s"] is None and refused.signals["long_form_windows"]
+    refused = check_transcript(hiss, policy)
+    assert refused is not None and refused.stage == "scribe" and refused.signals["long_form_windows"]
+    assert refused.reason in ("no_speech", "repetitive_transcript")
+
+
 @pytest.mark.skipif(shutil.which("flite") is None or shutil.which("sox") is None,
                     reason="needs flite and sox (Debian packages; .ci/run installs them)")
 def test_a_looping_short_window_decode_is_redone_on_the_full_window(resident_pipeline: Pipeline,
