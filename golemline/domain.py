@@ -80,11 +80,12 @@ class Transcript:
 
     @property
     def signals(self) -> dict[str, Any]:
-        signals = {"avg_logprob": self.avg_logprob, "no_speech_prob": self.no_speech_prob,
-                   "compression_ratio": round(self.compression_ratio, 3), "rms_dbfs": round(self.rms_dbfs, 1),
-                   "duration_s": round(self.duration_s, 3), "words": len(self.text.split()),
-                   "window_s": self.window_s, "speech_s": None if self.speech_s is None else round(self.speech_s, 3),
-                   "min_token_logprob": self.min_token_logprob}
+        signals: dict[str, Any] = {
+            "avg_logprob": self.avg_logprob, "no_speech_prob": self.no_speech_prob,
+            "compression_ratio": round(self.compression_ratio, 3), "rms_dbfs": round(self.rms_dbfs, 1),
+            "duration_s": round(self.duration_s, 3), "words": len(self.text.split()),
+            "window_s": self.window_s, "speech_s": None if self.speech_s is None else round(self.speech_s, 3),
+            "min_token_logprob": self.min_token_logprob}
         if self.long_form is not None:  # only then: a one-window transcript's signals stay as they were
             signals["long_form_windows"] = [window.as_dict() for window in self.long_form]
         return signals

@@ -48,8 +48,8 @@ def long_form(*windows: tuple[float, float]) -> Transcript:
     """A transcript of audio longer than every window, with one (no-speech probability, average log-probability)
     per 30 s window."""
     parts = tuple(LongFormWindow(30.0 * k, no_speech, logprob, 40) for k, (no_speech, logprob) in enumerate(windows))
-    return dataclasses.replace(transcript(no_speech_prob=max((w.no_speech_prob for w in parts), default=None)), duration_s=44.0,
-                               long_form=parts)
+    highest = max((w.no_speech_prob for w in parts), default=None)
+    return dataclasses.replace(transcript(no_speech_prob=highest), duration_s=44.0, long_form=parts)
 
 
 def test_long_audio_is_silence_only_when_every_window_is_unlikely_text_and_likely_silence() -> None:
