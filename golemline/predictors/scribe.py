@@ -148,7 +148,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
     def memory_bytes(self) -> int:
         return self._held_bytes if self._model is not None else 0
 
-    def _one(self, audio: Audio) -> Transcript:
+    def _long_form(self, audio: Audio) -> Transcript:
         """Audio longer than every window: Whisper's long-form transcription, with timestamps, so each window ends
         where its last sentence ends and the next starts there (without them a window's decode stopped after its
         first sentence and dropped the rest: docs/scribe.md). Each window's signals are kept for the gate's
@@ -191,7 +191,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         (monolithic: features, model and text in one call) for audio longer than every window."""
         decoded = {window: self._decode_batch(features, window) for window, (_, features) in inputs.windows.items()}
         self._redo_loops_on_full_window(inputs, decoded)
-        return _Ct2Outputs(inputs, decoded, {i: self._one(audio) for i, audio in inputs.long.items()})
+        return _Ct2Outputs(inputs, decoded, {i: self._long_form(audio) for i, audio in inputs.long.items()})
 
     def _redo_loops_on_full_window(self, inputs: _Ct2Inputs, decoded: dict[float, list[Any]]) -> None:
         """An utterance whose short-window decode loops ("Tell me a joke Tell me a joke ...": 12 of 687
