@@ -55,10 +55,11 @@ def _check_no_speech(transcript: Transcript, policy: GatingPolicy) -> Rejection 
     signals = transcript.signals
     if transcript.long_form is not None:
         if all(silent_window(window, policy) for window in transcript.long_form):
-            return Rejection("scribe", "no_speech", f"long-form rule (audio over every encoder window): each of "
-                             f"its {len(transcript.long_form)} 30 s windows has a no-speech probability above "
-                             f"{policy.max_no_speech_prob:.2f} and an average log-probability below "
-                             f"{policy.min_avg_logprob:.2f}: noise or silence, not speech", signals)
+            why = (f"every window decoded ({len(transcript.long_form)}) has a no-speech probability above "
+                   f"{policy.max_no_speech_prob:.2f} and an average log-probability below "
+                   f"{policy.min_avg_logprob:.2f}" if transcript.long_form else "Whisper gave no window any text")
+            return Rejection("scribe", "no_speech", f"long-form rule (audio longer than every encoder window, judged "
+                             f"in 30 s windows): {why}: noise or silence, not speech", signals)
         return None
     if transcript.no_speech_prob is not None and transcript.no_speech_prob > policy.max_no_speech_prob:
         return Rejection("scribe", "no_speech", f"no-speech probability {transcript.no_speech_prob:.2f} > "
