@@ -21,8 +21,9 @@ import numpy as np
 
 from golemline.audio import TARGET_RATE, Audio
 from golemline.devices import single_threaded_numpy_blas
-from golemline.domain import Transcript, compression_ratio, rounded
+from golemline.domain import LongFormWindow, Transcript, compression_ratio, rounded
 from golemline.errors import ConfigError, InvalidInput
+from golemline.gating import silent_window
 from golemline.predictors import ct2_weights
 from golemline.predictors.base import (
     Backend,
@@ -32,7 +33,13 @@ from golemline.predictors.base import (
     torch_dtype,
     torch_module_bytes,
 )
-from golemline.predictors.speech_window import WHISPER_WINDOW_S, frames, trim_to_speech, window_for
+from golemline.predictors.speech_window import (
+    FRAMES_PER_SECOND,
+    WHISPER_WINDOW_S,
+    frames,
+    trim_to_speech,
+    window_for,
+)
 from golemline.settings import Settings
 
 
@@ -60,10 +67,10 @@ class ScribeInputs:
 @dataclass
 class ScribeOutputs:
     """Per window: the batch positions decoded on it and the backend's raw output per position (in that order);
-    the long audio already summarised; the speech seconds per batch position."""
+    the long audio already transcribed whole; the speech seconds per batch position."""
 
     decoded: dict[float, tuple[list[int], list[Any]]]
-    long: dict[int, Decoded]
+    long: dict[int, Transcript]
     speech_s: list[float | None]
 
 
@@ -121,7 +128,7 @@ class ScribeBackend(Backend[Audio, Transcript]):
     Transcripts. A backend says only how to make features, decode one bucket and read its raw outputs."""
 
     transcribes_long = False
-    """True: the backend transcribes audio longer than every window itself (`_one`); False: such audio is cut to
+    """True: the backend transcribes audio longer than every window itself (`_long_form`); False: such audio is cut to
     Whisper's 30 s window, as the model's own feature extractor does."""
 
     @abstractmethod
@@ -148,7 +155,7 @@ class ScribeBackend(Backend[Audio, Transcript]):
     def _stack(self, rows: list[Any]) -> Any:
         """Feature rows stacked into one batch."""
 
-    def _one(self, audio: Audio) -> Decoded:
+    def _long_form(self, audio: Audio) -> Transcript:
         """Audio longer than every window, transcribed whole (only for backends with `transcribes_long`)."""
         raise NotImplementedError(f"{type(self).__name__} cuts long audio to the 30 s window")
 
@@ -168,7 +175,7 @@ class ScribeBackend(Backend[Audio, Transcript]):
         decoded = {window: (positions, self._decode(features, window))
                    for window, (positions, features) in inputs.windows.items()}
         return ScribeOutputs(self._redo_loops_on_full_window(inputs, decoded),
-                             {i: self._one(audio) for i, audio in inputs.long.items()}, inputs.speech_s)
+                             {i: self._long_form(audio) for i, audio in inputs.long.items()}, inputs.speech_s)
 
     def _redo_loops_on_full_window(self, inputs: ScribeInputs, decoded: dict[float, tuple[list[int], list[Any]]]
                                    ) -> dict[float, tuple[list[int], list[Any]]]:
@@ -198,20 +205,20 @@ class ScribeBackend(Backend[Audio, Transcript]):
         return out
 
     def postprocess(self, outputs: ScribeOutputs, batch: list[Audio]) -> list[Transcript]:
-        """One Transcript per utterance, in batch order. Long audio transcribed whole has no window and no VAD
-        figure: faster-whisper's windowed transcription ran on the untrimmed audio."""
-        rows: dict[int, tuple[float | None, Decoded, float | None]] = {
-            i: (window, row, outputs.speech_s[i]) for window, (positions, raw) in outputs.decoded.items()
-            for i, row in zip(positions, self._read(raw), strict=True)}
-        rows.update({i: (None, row, None) for i, row in outputs.long.items()})
+        """One Transcript per utterance, in batch order (long audio's, transcribed whole, as `_long_form` made it)."""
+        rows = {i: (window, row) for window, (positions, raw) in outputs.decoded.items()
+                for i, row in zip(positions, self._read(raw), strict=True)}
         results = []
         for i, audio in enumerate(batch):
-            window, row, speech_s = rows[i]
+            if i in outputs.long:
+                results.append(outputs.long[i])
+                continue
+            window, row = rows[i]
             text = row.text.strip()
             results.append(Transcript(text=text, language=LANGUAGE, duration_s=audio.duration_s,
                                       avg_logprob=rounded(row.avg_logprob), no_speech_prob=rounded(row.no_speech_prob),
                                       compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs,
-                                      window_s=window, speech_s=speech_s,
+                                      window_s=window, speech_s=outputs.speech_s[i],
                                       min_token_logprob=rounded(row.min_token_logprob)))
         return results
 
@@ -259,20 +266,33 @@ class CTranslate2Whisper(ScribeBackend):
 
     transcribes_long = True
 
-    def _one(self, audio: Audio) -> Decoded:
-        """faster-whisper's windowed transcription (features, model and text in one call) for audio longer than
-        every window; the segments are summed into one row."""
-        segments, _ = self._model.transcribe(
+    def _long_form(self, audio: Audio) -> Transcript:
+        """Audio longer than every window: Whisper's long-form transcription, with timestamps, so each window ends
+        where its last sentence ends and the next starts there (without them a window's decode stopped after its
+        first sentence and dropped the rest: docs/scribe.md). Each window's signals are kept for the gate's
+        long-form rule; the windows that rule calls silence give no text, as in Whisper's own `transcribe`."""
+        segments, info = self._model.transcribe(
             audio.samples, beam_size=1, temperature=0.0, condition_on_previous_text=False,
-            without_timestamps=True, compression_ratio_threshold=None, log_prob_threshold=None,
+            without_timestamps=False, compression_ratio_threshold=None, log_prob_threshold=None,
             no_speech_threshold=None, vad_filter=False, language=LANGUAGE,
             initial_prompt=self.settings.prompt.strip() or None)
-        segments = list(segments)
-        tokens = [len(s.tokens) for s in segments]
-        avg_logprob = (sum(s.avg_logprob * n for s, n in zip(segments, tokens, strict=True)) / sum(tokens)
-                       if sum(tokens) else None)
-        return Decoded(text="".join(s.text for s in segments).strip(), avg_logprob=avg_logprob,
-                       no_speech_prob=max((s.no_speech_prob for s in segments), default=None))
+        by_window: dict[int, list[Any]] = {}
+        for segment in segments:
+            by_window.setdefault(segment.seek, []).append(segment)
+        windows = [(LongFormWindow(start_s=seek / FRAMES_PER_SECOND, no_speech_prob=parts[0].no_speech_prob,
+                                   avg_logprob=parts[0].avg_logprob, tokens=sum(len(s.tokens) for s in parts)),
+                    "".join(s.text for s in parts)) for seek, parts in sorted(by_window.items())]
+        heard = [(window, text) for window, text in windows if not silent_window(window, self.settings.gating)]
+        text = "".join(text for _, text in heard).strip()
+        tokens = sum(window.tokens for window, _ in heard)
+        avg_logprob = sum(window.avg_logprob * window.tokens for window, _ in heard) / tokens if tokens else None
+        no_speech = max((window.no_speech_prob for window, _ in windows), default=None)
+        # Repetition is judged per window too, as Whisper does: a long text compresses better than a command's.
+        repetition = max((compression_ratio(said.strip()) for _, said in heard), default=0.0)
+        return Transcript(text=text, language=info.language, duration_s=audio.duration_s,
+                          avg_logprob=rounded(avg_logprob), no_speech_prob=rounded(no_speech),
+                          compression_ratio=repetition, rms_dbfs=audio.rms_dbfs,
+                          long_form=tuple(window for window, _ in windows))
 
     def _features(self, clips: list[Audio], window_s: float) -> np.ndarray:
         extractor = self._model.feature_extractor
