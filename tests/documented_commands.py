@@ -118,6 +118,7 @@ REGISTRY: dict[str, How] = {
     "helm install golems charts/golemline --set image.repository=registry.example.com/golemline --set "
     "image.tag=0.1.0 --set operator.image.repository=registry.example.com/golemline-operator --set "
     "operator.image.tag=0.1.0": skip(NEEDS_CLUSTER),
+    "kubectl cp -n golemline -c kserve-container POD:/var/lib/golemline/capture captured": skip(NEEDS_CLUSTER),
     "golem plan --bench docs/bench.json --rate 2 --p95 2 --values-out plan.yaml": AS_WRITTEN,
     "helm install golems charts/golemline -f plan.yaml": skip(NEEDS_CLUSTER),
     # docs/planning.md
