@@ -20,8 +20,9 @@ import numpy as np
 
 from golemline.audio import TARGET_RATE, Audio
 from golemline.devices import single_threaded_numpy_blas
-from golemline.domain import Transcript, compression_ratio, rounded
+from golemline.domain import LongFormWindow, Transcript, compression_ratio, rounded
 from golemline.errors import ConfigError, InvalidInput
+from golemline.gating import silent_window
 from golemline.predictors import ct2_weights
 from golemline.predictors.base import (
     Backend,
@@ -31,7 +32,13 @@ from golemline.predictors.base import (
     torch_dtype,
     torch_module_bytes,
 )
-from golemline.predictors.speech_window import WHISPER_WINDOW_S, frames, trim_to_speech, window_for
+from golemline.predictors.speech_window import (
+    FRAMES_PER_SECOND,
+    WHISPER_WINDOW_S,
+    frames,
+    trim_to_speech,
+    window_for,
+)
 from golemline.settings import Settings
 
 
@@ -141,21 +148,33 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
     def memory_bytes(self) -> int:
         return self._held_bytes if self._model is not None else 0
 
-    def _one(self, audio: Audio) -> Transcript:
+    def _long_form(self, audio: Audio) -> Transcript:
+        """Audio longer than every window: Whisper's long-form transcription, with timestamps, so each window ends
+        where its last sentence ends and the next starts there (without them a window's decode stopped after its
+        first sentence and dropped the rest: docs/scribe.md). Each window's signals are kept for the gate's
+        long-form rule; the windows that rule calls silence give no text, as in Whisper's own `transcribe`."""
         segments, info = self._model.transcribe(
             audio.samples, beam_size=1, temperature=0.0, condition_on_previous_text=False,
-            without_timestamps=True, compression_ratio_threshold=None, log_prob_threshold=None,
+            without_timestamps=False, compression_ratio_threshold=None, log_prob_threshold=None,
             no_speech_threshold=None, vad_filter=False, language=LANGUAGE,
             initial_prompt=self.settings.prompt.strip() or None)
-        segments = list(segments)
-        text = "".join(s.text for s in segments).strip()
-        tokens = [len(s.tokens) for s in segments]
-        avg_logprob = (sum(s.avg_logprob * n for s, n in zip(segments, tokens, strict=True)) / sum(tokens)
-                       if sum(tokens) else None)
-        no_speech = max((s.no_speech_prob for s in segments), default=None)
+        by_window: dict[int, list[Any]] = {}
+        for segment in segments:
+            by_window.setdefault(segment.seek, []).append(segment)
+        windows = [(LongFormWindow(start_s=seek / FRAMES_PER_SECOND, no_speech_prob=parts[0].no_speech_prob,
+                                   avg_logprob=parts[0].avg_logprob, tokens=sum(len(s.tokens) for s in parts)),
+                    "".join(s.text for s in parts)) for seek, parts in sorted(by_window.items())]
+        heard = [(window, text) for window, text in windows if not silent_window(window, self.settings.gating)]
+        text = "".join(text for _, text in heard).strip()
+        tokens = sum(window.tokens for window, _ in heard)
+        avg_logprob = sum(window.avg_logprob * window.tokens for window, _ in heard) / tokens if tokens else None
+        no_speech = max((window.no_speech_prob for window, _ in windows), default=None)
+        # Repetition is judged per window too, as Whisper does: a long text compresses better than a command's.
+        repetition = max((compression_ratio(said.strip()) for _, said in heard), default=0.0)
         return Transcript(text=text, language=info.language, duration_s=audio.duration_s,
                           avg_logprob=rounded(avg_logprob), no_speech_prob=rounded(no_speech),
-                          compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs)
+                          compression_ratio=repetition, rms_dbfs=audio.rms_dbfs,
+                          long_form=tuple(window for window, _ in windows))
 
     def preprocess(self, batch: list[Audio]) -> _Ct2Inputs:
         """Log-mel features per window bucket (each utterance padded to the smallest window that holds it)."""
@@ -172,7 +191,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         (monolithic: features, model and text in one call) for audio longer than every window."""
         decoded = {window: self._decode_batch(features, window) for window, (_, features) in inputs.windows.items()}
         self._redo_loops_on_full_window(inputs, decoded)
-        return _Ct2Outputs(inputs, decoded, {i: self._one(audio) for i, audio in inputs.long.items()})
+        return _Ct2Outputs(inputs, decoded, {i: self._long_form(audio) for i, audio in inputs.long.items()})
 
     def _redo_loops_on_full_window(self, inputs: _Ct2Inputs, decoded: dict[float, list[Any]]) -> None:
         """An utterance whose short-window decode loops ("Tell me a joke Tell me a joke ...": 12 of 687
