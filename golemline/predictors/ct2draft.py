@@ -1,12 +1,13 @@
 """A draft of the Oracle's CTranslate2 generator with a small output head, checked by the full model.
 
-Why: the bundled Oracle's output head (50,257 vocabulary rows × 128) holds 6.4 M of its 7.2 M parameters, so at
-batch 1 reading it dominates every decoding step. The model was trained on a corpus that uses a few hundred of
-those tokens, so a draft generator whose head keeps only them decodes the same reply several times faster. The
-full model then checks the draft in one forward pass over prompt + reply (one matrix product over the whole head
-instead of one per token): the reply is kept only if, at every position, the full vocabulary's best token is the
-draft's token. Otherwise the full model generates the reply as before. Either way the reply is the full model's
-greedy reply; the draft's vocabulary decides the speed, never the reply.
+Why: the bundled Oracle's output head (a row per GPT-2 vocabulary token) holds most of its parameters, so at batch 1
+reading it dominates every decoding step (docs/backends.md has the profile and the side-by-side figures). The model
+was trained on a corpus that uses a few hundred of those tokens, so a draft generator whose head keeps only them
+decodes the same reply several times faster. The full model then checks the draft in one forward pass over prompt +
+reply (one matrix product over the whole head instead of one per token): the reply is kept only if, at every
+position, the full vocabulary's best token is the draft's token. Otherwise the full model generates the reply as
+before. Either way the reply is the full model's greedy reply; the draft's vocabulary decides the speed, never the
+reply.
 """
 
 from __future__ import annotations
