@@ -41,10 +41,21 @@ def resident_pipeline(offline_settings: Settings) -> Iterator[Pipeline]:
     pipeline.close()
 
 
-# The shared servers: one process each, started by the first test that needs it and stopped after the last one
-# (`pytest_runtest_teardown` below), not at the end of the session, so its memory is back before later modules start
-# their own. Starting a server loads its golems, which costs more than most of the tests that call it.
+# The shared servers: one process each, started as soon as the session knows a selected test needs it (it loads its
+# golems while the tests before that one run) and stopped after the last such test (`pytest_runtest_teardown` below),
+# not at the end of the session, so its memory is back before later modules start their own. Starting a server loads
+# its golems, which costs more than most of the tests that call it.
 _SHARED: dict[str, Server] = {}
+
+
+def _start_monolith() -> Server:
+    grpc_port = free_port()
+    server = Server("--grpc-port", str(grpc_port))
+    server.grpc_url = f"127.0.0.1:{grpc_port}"  # type: ignore[attr-defined]
+    return server
+
+
+SHARED_SERVERS = {"monolith": _start_monolith}
 
 
 @pytest.fixture(scope="session")
@@ -52,10 +63,9 @@ def monolith() -> Iterator[Server]:
     """`golem serve` at its defaults (all three golems and the pipeline, HTTP and gRPC), for the modules that only
     send it requests and read its answers and log: the bad-input catalogue, the reference clients, the documented
     curl and client examples, the load test. `grpc_url` is its gRPC address."""
-    grpc_port = free_port()
-    server = Server("--grpc-port", str(grpc_port))
-    server.grpc_url = f"127.0.0.1:{grpc_port}"  # type: ignore[attr-defined]
-    _SHARED["monolith"] = server
+    if "monolith" not in _SHARED:  # not started at collection (stopped after an earlier run of its users)
+        _SHARED["monolith"] = _start_monolith()
+    server = _SHARED["monolith"]
     try:
         yield server.wait_ready()
     finally:
@@ -157,3 +167,17 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
             server.stop()
             del _SHARED[name]
 
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start now, in the background, what the selected tests will wait for: the shared servers (`_SHARED`)."""
+    if session.config.option.collectonly:
+        return
+    for name, start in SHARED_SERVERS.items():
+        if any(name in getattr(item, "fixturenames", ()) for item in session.items):
+            _SHARED[name] = start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A session that ends early (a failure with -x, Ctrl-C) leaves no shared server behind."""
+    for server in _SHARED.values():
+        server.stop()
