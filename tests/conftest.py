@@ -168,16 +168,30 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
             del _SHARED[name]
 
 
+FRESH_INSTALL_TEST = "test_documented_commands.py::test_documented_commands_work_on_a_fresh_install"
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start now, in the background, what the selected tests will wait for: the shared servers (`_SHARED`)."""
+    """Start now, in the background, what the selected tests will wait for: the shared servers (`_SHARED`) and the
+    fresh install of the documented-commands test (see `FreshInstall`)."""
     if session.config.option.collectonly:
         return
     for name, start in SHARED_SERVERS.items():
         if any(name in getattr(item, "fixturenames", ()) for item in session.items):
             _SHARED[name] = start()
+    if any(item.nodeid.endswith(FRESH_INSTALL_TEST) for item in session.items):
+        from tests.test_documented_commands import FRESH_INSTALL
+
+        FRESH_INSTALL.start()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """A session that ends early (a failure with -x, Ctrl-C) leaves no shared server behind."""
+    """A session that ends early (a failure with -x, Ctrl-C) leaves no install or shared server behind."""
+    import sys
+
     for server in _SHARED.values():
         server.stop()
+
+    module = sys.modules.get("tests.test_documented_commands")
+    if module is not None:
+        module.FRESH_INSTALL.stop()
