@@ -15,6 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from golemline.pipeline import Pipeline  # noqa: E402
 from golemline.settings import Settings  # noqa: E402
+from tests.servers import Server, free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -54,6 +55,37 @@ def resident_pipeline(offline_settings: Settings) -> Iterator[Pipeline]:
     pipeline.start()
     yield pipeline
     pipeline.close()
+
+
+# The shared servers: one process each, started as soon as the session knows a selected test needs it (it loads its
+# golems while the tests before that one run) and stopped after the last such test (`pytest_runtest_teardown` below),
+# not at the end of the session, so its memory is back before later modules start their own. Starting a server loads
+# its golems, which costs more than most of the tests that call it.
+_SHARED: dict[str, Server] = {}
+
+
+def _start_monolith() -> Server:
+    grpc_port = free_port()
+    server = Server("--grpc-port", str(grpc_port))
+    server.grpc_url = f"127.0.0.1:{grpc_port}"  # type: ignore[attr-defined]
+    return server
+
+
+SHARED_SERVERS = {"monolith": _start_monolith}
+
+
+@pytest.fixture(scope="session")
+def monolith() -> Iterator[Server]:
+    """`golem serve` at its defaults (all three golems and the pipeline, HTTP and gRPC), for the modules that only
+    send it requests and read its answers and log: the bad-input catalogue, the reference clients, the documented
+    curl and client examples, the load test. `grpc_url` is its gRPC address."""
+    if "monolith" not in _SHARED:  # not started at collection (stopped after an earlier run of its users)
+        _SHARED["monolith"] = _start_monolith()
+    server = _SHARED["monolith"]
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +144,7 @@ SLOW_FIXTURES = frozenset({
     "tiny_whisper_dir", "tiny_nli_dir",  # toy models built with transformers
     "run_json",  # `golem run` end to end in a subprocess
     "golems",  # test_lifecycle: the real golems under each policy
-    "server", "server_url", "grpc_server", "authed", "deployments", "split",  # `golem serve` processes
+    "monolith", "server", "server_url", "grpc_server", "authed", "deployments", "split",  # `golem serve` processes
     "scraped",  # a real Prometheus scraping a server
     "wheel",  # builds the wheel
     "small",  # records a small gating corpus (espeak-ng, the Scribe)
@@ -140,3 +172,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if (module in SLOW_MODULES or name in SLOW_TESTS
                 or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop a shared server once no later test of this run uses it (see `_SHARED`)."""
+    for name, server in list(_SHARED.items()):
+        items = item.session.items
+        later = items[items.index(item) + 1:] if item in items else []
+        if not any(name in getattr(other, "fixturenames", ()) for other in later):
+            server.stop()
+            del _SHARED[name]
+
+
+FRESH_INSTALL_TEST = "test_documented_commands.py::test_documented_commands_work_on_a_fresh_install"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start now, in the background, what the selected tests will wait for: the shared servers (`_SHARED`) and the
+    fresh install of the documented-commands test (see `FreshInstall`)."""
+    if session.config.option.collectonly:
+        return
+    for name, start in SHARED_SERVERS.items():
+        if any(name in getattr(item, "fixturenames", ()) for item in session.items):
+            _SHARED[name] = start()
+    if any(item.nodeid.endswith(FRESH_INSTALL_TEST) for item in session.items):
+        from tests.test_documented_commands import FRESH_INSTALL
+
+        FRESH_INSTALL.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A session that ends early (a failure with -x, Ctrl-C) leaves no install or shared server behind."""
+    import sys
+
+    for server in _SHARED.values():
+        server.stop()
+
+    module = sys.modules.get("tests.test_documented_commands")
+    if module is not None:
+        module.FRESH_INSTALL.stop()

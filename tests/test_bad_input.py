@@ -16,18 +16,15 @@ GOLEMS = ("scribe", "interpreter", "oracle")
 
 
 @pytest.fixture(scope="module")
-def deployments() -> Iterator[dict[str, dict[str, str]]]:
-    """deployment → model → base URL that serves it."""
-    monolith = Server()
+def deployments(monolith: Server) -> Iterator[dict[str, dict[str, str]]]:
+    """deployment → model → base URL that serves it; the monolith is the session's default server (conftest)."""
     split = SplitDeployment()
     try:
-        monolith.wait_ready()
         split.wait_ready()
         yield {"monolith": {m: monolith.url for m in (*GOLEMS, "pipeline", "nosuchmodel")},
                "split": {**{g: split.golems[g].url for g in GOLEMS}, "pipeline": split.transformer.url,
                          "nosuchmodel": split.transformer.url}}
     finally:
-        monolith.stop()
         split.stop()
 
 

@@ -122,19 +122,71 @@ def _run(command: str, copy: Path, env: dict[str, str], timeout: float = 900) ->
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+class FreshInstall:
+    """The throwaway copy and the README's install in it, started in the background as the session begins
+    (`tests/conftest.py`, when the slow test below is selected): the install mostly unpacks wheels, one core's work,
+    while the tests before this one mostly wait for servers to load, so the two share the machine instead of
+    queueing. The test waits for it, then checks it exactly as before.
+
+    A folder of its own rather than tmp_path: pytest prunes old basetemp folders, and on a machine where other
+    pytest runs start meanwhile it pruned this one's venv while the commands were running."""
+
+    TIMEOUT_S = 1800.0
+
+    def __init__(self) -> None:
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started = 0.0
+
+    def start(self) -> None:
+        if self._folder is not None:
+            return
+        self._folder = tempfile.TemporaryDirectory(prefix="golemline-fresh-install-")
+        self.copy = _copy_of_the_repository(Path(self._folder.name) / "golemline")
+        self.env = _environment(self.copy)
+        self._started = time.monotonic()
+        with (self.copy.parent / "install.out").open("wb") as out, (self.copy.parent / "install.err").open("wb") as err:
+            self._process = subprocess.Popen(["bash", "-o", "pipefail", "-c", INSTALL], cwd=self.copy, env=self.env,
+                                             stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def result(self) -> subprocess.CompletedProcess[str]:
+        """Wait for the install (at most TIMEOUT_S from its start), as `subprocess.run` would have returned it."""
+        self.start()
+        assert self._process is not None
+        try:
+            code = self._process.wait(timeout=max(1.0, self._started + self.TIMEOUT_S - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise
+        out, err = ((self.copy.parent / name).read_text(errors="replace") for name in ("install.out", "install.err"))
+        return subprocess.CompletedProcess(INSTALL, code, out, err)
+
+    def stop(self) -> None:
+        """End the install if it still runs (the session ends early) and delete the folder."""
+        if self._process is not None and self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+
+
+FRESH_INSTALL = FreshInstall()
+
+
 @pytest.mark.slow
 def test_documented_commands_work_on_a_fresh_install(capsys: pytest.CaptureFixture[str]) -> None:
-    # A folder of its own rather than tmp_path: pytest prunes old basetemp folders, and on a machine where other
-    # pytest runs start meanwhile it pruned this one's venv while the commands were running.
-    with tempfile.TemporaryDirectory(prefix="golemline-fresh-install-") as folder:
-        _fresh_install(_copy_of_the_repository(Path(folder) / "golemline"), capsys)
+    try:
+        _fresh_install(FRESH_INSTALL, capsys)
+    finally:
+        FRESH_INSTALL.stop()
 
 
-def _fresh_install(copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    env = _environment(copy)
+def _fresh_install(fresh: FreshInstall, capsys: pytest.CaptureFixture[str]) -> None:
     ran = Ran()
     try:
-        install = _run(INSTALL, copy, env, timeout=1800)
+        install = fresh.result()
+        copy, env = fresh.copy, fresh.env
         assert TRACEBACK not in install.stdout + install.stderr, install.stderr[-4000:]
         assert install.returncode == 0, install.stderr[-4000:]
         first = json.loads(install.stdout.strip().splitlines()[-1])
@@ -142,68 +194,92 @@ def _fresh_install(copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
         ran.add("ran", INSTALL, "the setup")
 
         shown = list(dict.fromkeys(command for _, command in documented(copy)))
-        for command in shown:
-            how = REGISTRY[command]
-            if command == INSTALL or how.server or how.serves:
-                continue
-            if how.skip:
-                ran.add("skipped", command, how.why)
-                continue
-            actual = how.instead or command
-            missing = [tool for tool in how.needs if shutil.which(tool, path=env["PATH"]) is None]
-            _check(_run(actual, copy, env), command, how, missing)
-            verdict = "ran" if how.instead is None else "substituted"
-            ran.add(verdict, actual, f"{how.why}" + (f"; without {missing[0]}: one line, exit 2" if missing else ""))
-
-        _serve_and_call(shown, copy, env, ran)
+        # The documented server loads its golems while the other commands run (it waits for requests, they do the
+        # work); it is on free ports of its own, so nothing they start meets it.
+        server = _DocumentedServer(shown, copy, env)
+        try:
+            _run_the_commands(shown, copy, env, ran)
+            server.wait_ready()
+            ran.add("substituted", server.actual, REGISTRY[server.command].why)
+            _call_the_server(shown, copy, env, ran, server.port)
+        except BaseException:
+            server.process.kill()  # the failure above is the news, not how the server takes an early end
+            server.process.wait()
+            raise
+        server.stop()
     finally:
         with capsys.disabled():
             print(f"\ndocumented commands on a fresh `pip install -e .` ({len(ran.rows)}):\n{ran.table()}")
 
 
-def _serve_and_call(shown: list[str], copy: Path, env: dict[str, str], ran: Ran) -> None:
-    """Start the documented server on free ports, run the commands that call it, then stop it as a user would."""
-    (serve,) = [command for command in shown if REGISTRY[command].serves]
-    port, grpc_port = free_port(), free_port()
-    actual = (REGISTRY[serve].instead or serve).format(port=port, grpc_port=grpc_port)
-    log = copy / "serve.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(["bash", "-c", f"exec {actual}"], cwd=copy, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
+def _run_the_commands(shown: list[str], copy: Path, env: dict[str, str], ran: Ran) -> None:
+    """Every command that needs no server, in page order: as written, substituted, or skipped with the reason."""
+    for command in shown:
+        how = REGISTRY[command]
+        if command == INSTALL or how.server or how.serves:
+            continue
+        if how.skip:
+            ran.add("skipped", command, how.why)
+            continue
+        actual = how.instead or command
+        missing = [tool for tool in how.needs if shutil.which(tool, path=env["PATH"]) is None]
+        _check(_run(actual, copy, env), command, how, missing)
+        verdict = "ran" if how.instead is None else "substituted"
+        ran.add(verdict, actual, f"{how.why}" + (f"; without {missing[0]}: one line, exit 2" if missing else ""))
+
+
+class _DocumentedServer:
+    """The documented `golem serve`, started in the background on free ports; `stop` ends it as a user would
+    (SIGTERM), which must exit 0 with no traceback in its log."""
+
+    def __init__(self, shown: list[str], copy: Path, env: dict[str, str]) -> None:
+        (self.command,) = [command for command in shown if REGISTRY[command].serves]
+        self.port, grpc_port = free_port(), free_port()
+        self.actual = (REGISTRY[self.command].instead or self.command).format(port=self.port, grpc_port=grpc_port)
+        self.log = copy / "serve.log"
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen(["bash", "-c", f"exec {self.actual}"], cwd=copy, env=env, stdout=out,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + 600
         while True:
-            assert server.poll() is None, f"{actual} ended with {server.returncode}\n{log.read_text()[-4000:]}"
+            assert self.process.poll() is None, (
+                f"{self.actual} ended with {self.process.returncode}\n{self.log.read_text()[-4000:]}")
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=5).status_code == 200:
-                    break
+                if httpx.get(f"http://127.0.0.1:{self.port}/v2/health/ready", timeout=5).status_code == 200:
+                    return
             except httpx.HTTPError:
                 pass
-            assert time.monotonic() < deadline, f"{actual}: not ready in 600 s\n{log.read_text()[-4000:]}"
+            assert time.monotonic() < deadline, f"{self.actual}: not ready in 600 s\n{self.log.read_text()[-4000:]}"
             time.sleep(1)
-        ran.add("substituted", actual, REGISTRY[serve].why)
-        calls = dict(env)
-        for command in shown:
-            how = REGISTRY[command]
-            if not how.server:
-                continue
-            assignment = re.fullmatch(r"([A-Z_][A-Z0-9_]*)=(.*)", command)
-            if assignment:  # a variable the following commands use, as the page's shell would keep it
-                name = assignment.group(1)
-                proc = _run(f'{command} && printf %s "${name}"', copy, calls)
-                _check(proc, command, how, [])
-                calls[name] = proc.stdout
-            else:
-                actual_call = command.replace("localhost:8080", f"127.0.0.1:{port}")
-                _check(_run(actual_call, copy, calls, timeout=600), command, how, [])
-            ran.add("ran", command, f"against the server on port {port}" if not assignment else "")
-    finally:
-        server.send_signal(signal.SIGTERM)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
         try:
-            code = server.wait(timeout=300)
+            code = self.process.wait(timeout=300)
         except subprocess.TimeoutExpired:
-            server.kill()
+            self.process.kill()
             raise
-    output = log.read_text()
-    assert TRACEBACK not in output, output[-4000:]
-    assert code == 0, f"SIGTERM: exit {code}\n{output[-4000:]}"
+        output = self.log.read_text()
+        assert TRACEBACK not in output, output[-4000:]
+        assert code == 0, f"SIGTERM: exit {code}\n{output[-4000:]}"
+
+
+def _call_the_server(shown: list[str], copy: Path, env: dict[str, str], ran: Ran, port: int) -> None:
+    """The commands that call the documented server, in page order, with the variables the page's shell keeps."""
+    calls = dict(env)
+    for command in shown:
+        how = REGISTRY[command]
+        if not how.server:
+            continue
+        assignment = re.fullmatch(r"([A-Z_][A-Z0-9_]*)=(.*)", command)
+        if assignment:  # a variable the following commands use, as the page's shell would keep it
+            name = assignment.group(1)
+            proc = _run(f'{command} && printf %s "${name}"', copy, calls)
+            _check(proc, command, how, [])
+            calls[name] = proc.stdout
+        else:
+            actual_call = command.replace("localhost:8080", f"127.0.0.1:{port}")
+            _check(_run(actual_call, copy, calls, timeout=600), command, how, [])
+        ran.add("ran", command, f"against the server on port {port}" if not assignment else "")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from golemline.bench.load import run_load
@@ -11,12 +9,9 @@ from tests.servers import Server
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    running = Server()
-    try:
-        yield running.wait_ready()
-    finally:
-        running.stop()
+def server(monolith: Server) -> Server:
+    """The session's default server (conftest): RSS is measured from where this test finds it."""
+    return monolith
 
 
 def test_200_requests_at_concurrency_64_are_all_answered(server: Server) -> None:

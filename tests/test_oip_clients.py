@@ -8,7 +8,6 @@ import base64
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +30,9 @@ def _inputs(model: str, audio: bytes) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    grpc_port = free_port()
-    running = Server("--grpc-port", str(grpc_port))
-    running.grpc_url = f"127.0.0.1:{grpc_port}"  # type: ignore[attr-defined]
-    try:
-        yield running.wait_ready()
-    finally:
-        running.stop()
+def server(monolith: Server) -> Server:
+    """The session's default server (conftest), with its gRPC port."""
+    return monolith
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +298,8 @@ def test_the_bad_input_catalogue_over_grpc(server: Server) -> None:
 
 
 def test_no_request_in_this_module_produced_a_500(server: Server) -> None:
-    """Runs last in this module: every good and bad request above was answered without a server error."""
+    """Runs last in this module: every good and bad request above (and those of the modules that shared the server
+    before it) was answered without a server error."""
     import re
 
     log = server.log.read_text()

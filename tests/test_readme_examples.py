@@ -70,14 +70,9 @@ def test_the_json_example_has_the_real_shape() -> None:
 
 
 @pytest.fixture(scope="module")
-def server_url() -> Any:
-    from tests.servers import Server
-
-    server = Server().wait_ready()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+def server_url(monolith: Any) -> str:
+    """The session's default server (conftest), as `golem serve --http-port 8080` starts it."""
+    return str(monolith.url)
 
 
 def test_every_curl_command_in_the_docs_answers(server_url: str) -> None:
@@ -103,15 +98,9 @@ def test_the_readme_test_command_is_what_ci_runs() -> None:
 
 
 @pytest.fixture(scope="module")
-def grpc_server() -> Any:
-    from tests.servers import Server, free_port
-
-    grpc_port = free_port()
-    server = Server("--grpc-port", str(grpc_port)).wait_ready()
-    try:
-        yield server.url.removeprefix("http://"), f"127.0.0.1:{grpc_port}"
-    finally:
-        server.stop()
+def grpc_server(monolith: Any) -> tuple[str, str]:
+    """The same server: its REST and gRPC addresses."""
+    return str(monolith.url).removeprefix("http://"), str(monolith.grpc_url)
 
 
 @pytest.mark.parametrize("index", range(3))
