@@ -26,10 +26,11 @@ def test_interleave_alternates_configurations() -> None:
 
 
 def test_profile_reports_operators_and_a_batch_size(tmp_path: Path) -> None:
-    result = profile("oracle", Settings(), tmp_path / "trace.json", batch=4)
+    result = profile("oracle", Settings(), tmp_path / "trace.json", batch=4, sizes=(1, 2, 4))
     assert result["unbatched"]["top"] and result["batched"]["batch"] == 4
     assert 0 < result["batched"]["compute_share"] <= 1
     assert result["suggested_batch_size"] in result["per_item_ms_by_batch"]
+    assert sorted(result["per_item_ms_by_batch"]) == [1, 2, 4]
     assert json.loads((tmp_path / "trace.json").read_text())["traceEvents"]
 
 

@@ -71,7 +71,9 @@ def without_profiler_chatter() -> Iterator[None]:
             sys.stderr.flush()
 
 
-def profile(golem: str, settings: Settings, trace: Path, batch: int = 16) -> dict[str, Any]:
+def profile(golem: str, settings: Settings, trace: Path, batch: int = 16,
+            sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32)) -> dict[str, Any]:
+    """`sizes`: the batch sizes timed for the suggestion (the largest dominate the cost: a test asks for few)."""
     import torch
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
@@ -109,7 +111,6 @@ def profile(golem: str, settings: Settings, trace: Path, batch: int = 16) -> dic
         if label == "batched":
             trace.parent.mkdir(parents=True, exist_ok=True)
             prof.export_chrome_trace(str(trace))
-    sizes = [1, 2, 4, 8, 16, 32]
     per_item = {b: per_item_seconds(model, golem, b) for b in sizes}
     best = min(per_item.values())
     suggested = next(b for b in sizes if per_item[b] <= 1.15 * best)
