@@ -12,7 +12,7 @@ import pytest
 from golemline.cli import build_parser, settings_from_args
 from golemline.domain import ReplyRequest
 from golemline.errors import ConfigError, InvalidInput, StageTimeout, StageUnavailable
-from golemline.gating import check_reply
+from golemline.gating import GatePolicy, check_reply
 from golemline.intents import IntentSet, parse_intents, shipped_intents
 from golemline.lifecycle import LifecycleManager
 from golemline.predictors.oracle import Oracle
@@ -49,7 +49,7 @@ def test_templates_answer_from_the_intents_file_deterministically() -> None:
     assert len({r.text for r in replies}) > 1  # a hash of the text spreads requests over the replies
     again = golem.run([ReplyRequest(t, "lights") for t in reversed(texts)])
     assert [r.text for r in again] == [r.text for r in reversed(replies)]  # the same text, the same reply
-    assert all(check_reply(r, golem.settings.gating) is None for r in replies)
+    assert all(check_reply(r, GatePolicy.of(golem.settings)) is None for r in replies)
 
 
 def test_an_intent_without_replies_gets_the_generic_acknowledgement() -> None:
@@ -204,7 +204,7 @@ def test_garbage_replies_are_stopped_by_the_reply_gate(content: str, reason: str
     with ScriptedChatServer([(200, completion(content))]) as server:
         golem = oracle("openai", HOME, oracle_api_url=server.url)
         [reply] = golem.run([ReplyRequest("Lights.", "lights")])
-    rejection = check_reply(reply, golem.settings.gating)
+    rejection = check_reply(reply, GatePolicy.of(golem.settings))
     assert rejection is not None and rejection.reason == reason
 
 
