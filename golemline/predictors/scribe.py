@@ -167,7 +167,7 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
                    for window, clips in groups.items()}
         return _Ct2Inputs(windows, long, speech)
 
-    def _forward(self, inputs: _Ct2Inputs) -> _Ct2Outputs:
+    def forward(self, inputs: _Ct2Inputs) -> _Ct2Outputs:
         """One encoder pass and one decoder call per window bucket; faster-whisper's windowed transcription
         (monolithic: features, model and text in one call) for audio longer than every window."""
         decoded = {window: self._decode_batch(features, window) for window, (_, features) in inputs.windows.items()}
@@ -356,7 +356,7 @@ class TransformersWhisper(Backend[Audio, Transcript]):
             hidden = out[0] if isinstance(out, tuple) else out
         return encoder.layer_norm(hidden)
 
-    def _forward(self, inputs: tuple[dict[float, tuple[list[int], Any]], list[float | None]]) -> _HfOutputs:
+    def forward(self, inputs: tuple[dict[float, tuple[list[int], Any]], list[float | None]]) -> _HfOutputs:
         windows, speech = inputs
         decoded = {window: (positions, *self._decode(features, window))
                    for window, (positions, features) in windows.items()}
