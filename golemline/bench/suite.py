@@ -36,7 +36,7 @@ from typing import Any
 
 from golemline.audio import Audio, decode
 from golemline.bench.backends import bench_backends
-from golemline.pipeline import Pipeline
+from golemline.pipeline import Pipeline, PipelineResult
 from golemline.predictors.base import Golem
 from golemline.resources import sample as sample_path
 from golemline.settings import Settings
@@ -49,6 +49,11 @@ SPOKEN = {"weather": "What is the weather like in Paris today?", "timer": "Set a
 
 def _samples() -> list[tuple[str, Audio]]:
     return [(name, decode(sample_path(name).read_bytes())) for name in SPOKEN]
+
+
+def _label(result: PipelineResult) -> str | None:
+    """The intent an answer named (None: rejected)."""
+    return result.intent.label if result.intent is not None else None
 
 
 def _stats(seconds: list[float]) -> dict[str, float]:
@@ -161,7 +166,7 @@ def bench_dtype(rounds: int = 2, light: str = "auto") -> dict[str, Any]:
     """fp32 everywhere against `light` (the default, auto: on the CPU the Scribe in int8, the torch golems in fp32),
     side by side on the spoken samples."""
     pipelines = {dtype: Pipeline(Settings().with_overrides(dtype=dtype)) for dtype in ("fp32", light)}
-    answers: dict[str, dict[str, Any]] = {dtype: {} for dtype in pipelines}
+    answers: dict[str, dict[str, PipelineResult]] = {dtype: {} for dtype in pipelines}
 
     def runner(dtype: str) -> Callable[[tuple[str, Audio]], None]:
         def run(sample: tuple[str, Audio]) -> None:
@@ -174,14 +179,14 @@ def bench_dtype(rounds: int = 2, light: str = "auto") -> dict[str, Any]:
     times = _interleave({dtype: runner(dtype) for dtype in pipelines}, rounds)
     result: dict[str, Any] = {}
     for dtype, pipeline in pipelines.items():
-        wer = [word_error_rate(SPOKEN[name], r.transcript or "") for name, r in answers[dtype].items()]
-        correct = sum(r.intent is not None and r.intent["label"] == name for name, r in answers[dtype].items())
+        wer = [word_error_rate(SPOKEN[name], r.transcript.text if r.transcript else "")
+               for name, r in answers[dtype].items()]
+        correct = sum(r.intent is not None and r.intent.label == name for name, r in answers[dtype].items())
         result[dtype] = {**_stats(times[dtype]), "mean_wer": round(statistics.fmean(wer), 3),
                          "intent_correct": f"{correct}/{len(answers[dtype])}",
                          "golem_bytes": sum(pipeline.manager.sizes().values())}
         pipeline.close()
-    agree = sum((answers["fp32"][n].intent or {}).get("label") == (answers[light][n].intent or {}).get("label")
-                for n in SPOKEN)
+    agree = sum(_label(answers["fp32"][n]) == _label(answers[light][n]) for n in SPOKEN)
     result["ratios"] = {f"{light}_speedup_p50": round(result["fp32"]["p50_s"] / result[light]["p50_s"], 2),
                         f"{light}_memory_ratio": round(result[light]["golem_bytes"] / result["fp32"]["golem_bytes"], 2),
                         "intent_agreement": f"{agree}/{len(SPOKEN)}",
