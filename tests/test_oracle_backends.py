@@ -52,6 +52,37 @@ def test_templates_answer_from_the_intents_file_deterministically() -> None:
     assert all(check_reply(r, GatePolicy.of(golem.settings)) is None for r in replies)
 
 
+def test_the_golem_forward_runs_the_backend_step_on_its_device_thread() -> None:
+    """`Golem.forward` is the public device step `Golem.run` uses: given an executor, the backend's `forward` runs
+    there, between `preprocess` and `postprocess` on the caller's thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from golemline.predictors.oracle_templates import TemplateReplies
+
+    ran: list[tuple[str, str]] = []
+
+    class Recording(TemplateReplies):
+        def preprocess(self, batch: list[ReplyRequest]) -> object:
+            ran.append(("preprocess", threading.current_thread().name))
+            return super().preprocess(batch)
+
+        def forward(self, inputs: object) -> object:
+            ran.append(("forward", threading.current_thread().name))
+            return super().forward(inputs)
+
+    class RecordingOracle(Oracle):
+        backends = {**Oracle.backends, "templates": Recording}
+
+    with ThreadPoolExecutor(1, thread_name_prefix="device-oracle") as device:
+        golem = RecordingOracle(Settings().with_overrides(oracle_backend="templates"), device)
+        golem.load()
+        [reply] = golem.run([ReplyRequest("Will it rain?", "weather")])
+        assert golem.forward(["as given"]) == ["as given"]
+    caller = threading.current_thread().name
+    assert ran[:2] == [("preprocess", caller), ("forward", "device-oracle_0")]
+    assert ran[2] == ("forward", "device-oracle_0") and reply.text
+
+
 def test_an_intent_without_replies_gets_the_generic_acknowledgement() -> None:
     [reply] = oracle("templates", HOME).run([ReplyRequest("Lock the front door.", "door_lock")])
     assert reply.text == generic_reply(HOME.label("door_lock")) == "Okay, I've noted your door lock request."
