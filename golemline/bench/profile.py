@@ -22,12 +22,12 @@ from typing import Any
 from golemline.domain import IntentRequest, ReplyRequest
 from golemline.predictors.interpreter import Interpreter
 from golemline.predictors.oracle import Oracle
+from golemline.resources import SPOKEN
 from golemline.settings import Settings
 
 TORCH_BACKENDS = {"interpreter": ("embedding", "nli"), "oracle": ("causal-lm",)}  # the first is the fallback
 
-TEXTS = ["what is the weather in Paris", "set a timer for ten minutes", "play some jazz", "read me the news",
-         "how are you today", "will it snow tomorrow", "remind me in an hour", "put on my playlist"]
+TEXTS = list(SPOKEN.values())
 
 
 def _requests(golem: str, n: int) -> list[Any]:

@@ -237,5 +237,5 @@ class Oracle(Golem[ReplyRequest, Reply]):
 
     def warm_up_batch(self) -> list[ReplyRequest]:
         """A request of the first configured intent: prompt building, prefill and a few decoding steps."""
-        names = self.settings.intents.names
-        return [ReplyRequest.create("what is the weather like today", names[0], names)]
+        intents = self.settings.intents
+        return [ReplyRequest.create(intents.labels[0].examples[0], intents.names[0], intents.names)]
