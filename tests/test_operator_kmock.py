@@ -78,6 +78,51 @@ async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
     assert "InferenceService demo-scribe: created" in runner.output
 
 
+async def test_the_running_operator_hands_capture_to_the_pipeline_pod(kmock: kmock.KubernetesEmulator) -> None:
+    """spec.capture, through the real operator: the transformer gets the settings and the claim as its volume, the
+    golems neither; switching to an object store drops the volume."""
+    from tests.k8s_schemas import pod_of, validate
+
+    register_resources(kmock)
+    kmock.objects[PIPELINES, "ml", "demo"] = {
+        "apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
+        "metadata": {"name": "demo", "namespace": "ml", "uid": "uid-demo", "generation": 1, "resourceVersion": "1"},
+        "spec": {"capture": {"persistentVolumeClaim": "labels", "verdicts": ["rejected"], "rate": 0.5}}}
+    settings = kopf.OperatorSettings()
+    settings.scanning.disabled = True
+    settings.posting.enabled = False
+    runner = kopf.testing.KopfRunner(["run", "--standalone", "--namespace", "ml", "-m", "golemline_operator.handlers"],
+                                     settings=settings, timeout=180)
+    runner.__enter__()
+
+    def predictor(name: str) -> dict[str, Any]:
+        return plain(kmock.objects[ISVCS, "ml", name]["spec"]["predictor"])
+
+    def env(name: str) -> dict[str, str]:
+        return {e["name"]: e.get("value", "") for e in predictor(name)["containers"][0]["env"]}
+
+    try:
+        await until(lambda: isvc_names(kmock) == {"demo-scribe", "demo-interpreter", "demo-oracle", "demo-pipeline"})
+        transformer = predictor("demo-pipeline")
+        assert {"name": "capture", "persistentVolumeClaim": {"claimName": "labels"}} in transformer["volumes"]
+        assert {"name": "capture", "mountPath": "/var/lib/golemline/capture"} in \
+            transformer["containers"][0]["volumeMounts"]
+        assert (env("demo-pipeline")["GOLEM_CAPTURE_DIR"], env("demo-pipeline")["GOLEM_CAPTURE_VERDICTS"],
+                env("demo-pipeline")["GOLEM_CAPTURE_RATE"]) == ("/var/lib/golemline/capture", "rejected", "0.5")
+        validate(pod_of(transformer))
+        for golem in ("demo-scribe", "demo-interpreter", "demo-oracle"):
+            assert not [k for k in env(golem) if k.startswith("GOLEM_CAPTURE")], golem
+
+        await kmock.patch("/apis/golemline.io/v1alpha1/namespaces/ml/golempipelines/demo",
+                          json={"metadata": {"generation": 2}, "spec": {"capture": {
+                              "persistentVolumeClaim": None, "url": "s3://labelling/golems"}}},
+                          headers={"Content-Type": "application/merge-patch+json"})
+        await until(lambda: env("demo-pipeline").get("GOLEM_CAPTURE_DIR") == "s3://labelling/golems")
+        assert "capture" not in {v["name"] for v in predictor("demo-pipeline")["volumes"]}
+    finally:
+        await asyncio.to_thread(runner.__exit__, None, None, None)
+
+
 def monolith_pipeline(emulator: kmock.KubernetesEmulator) -> None:
     register_resources(emulator)
     emulator.objects[PIPELINES, "ml", "demo"] = {

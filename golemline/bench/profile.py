@@ -81,7 +81,7 @@ def profile(golem: str, settings: Settings, trace: Path, batch: int = 16) -> dic
     if settings.golems[golem].backend not in TORCH_BACKENDS[golem]:
         torch_backend: dict[str, Any] = {f"{golem}_backend": TORCH_BACKENDS[golem][0]}
         settings = settings.with_overrides(**torch_backend)
-    model = (Interpreter if golem == "interpreter" else Oracle)(settings)
+    model: Interpreter | Oracle = Interpreter(settings) if golem == "interpreter" else Oracle(settings)
     model.load()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
     report: dict[str, Any] = {"golem": golem, "backend": settings.golems[golem].backend,
