@@ -11,7 +11,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from golemline.settings import GATING_CONFIG_ENV, GOLEMS, OPTIONS, Option, Setti
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus")
 if TYPE_CHECKING:
     from golemline.audio import Audio
-    from golemline.pipeline import PipelineResult
+    from golemline.pipeline import PipelineResult, StageInfo
 
 RUN_GROUPS = ("models", "oracle", "runtime", "lifecycle", "gating", "capture")
 GATE_MAX_WRONG = 0.05
@@ -329,32 +329,34 @@ def _quiet_libraries() -> None:
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
 
-def stages_line(stages: dict[str, dict[str, Any]]) -> str:
+def stages_line(stages: Mapping[str, StageInfo]) -> str:
     """Each stage's time; a stage that ran several inputs in one batch says so, because its time is the whole
     batch's, not this input's."""
     parts = []
     for name, stage in stages.items():
-        batch = stage.get("batch_size", 1)
-        parts.append(f"{name} {stage['seconds']:.3f} s" + (f" (batch of {batch})" if batch > 1 else ""))
+        batch = stage.batch_size or 1
+        parts.append(f"{name} {stage.seconds:.3f} s" + (f" (batch of {batch})" if batch > 1 else ""))
     return " · ".join(parts)
 
 
-def _print_human(result: dict[str, Any]) -> None:
-    print(f"{result['input']}  {result['status'].upper()}")
-    if result["status"] == "error":
+def _print_human(result: PipelineResult | dict[str, Any]) -> None:
+    """One input's answer for people: a pipeline result, or an input that could not be read (`error`)."""
+    if isinstance(result, dict):
+        print(f"{result['input']}  {result['status'].upper()}")
         print(f"  error       {result['error']}")
         return
-    transcript = result["transcript"]
-    print(f"  transcript  {transcript!r}" if transcript is not None else "  transcript  — (not transcribed)")
-    if result["status"] == "ok":
-        intent = result["intent"]
-        print(f"  intent      {intent['label']} (score {intent['score']:.3f}, margin {intent['margin']:.3f})")
-        print(f"  reply       {result['reply']}")
-    else:
-        rejection = result["rejection"]
-        print(f"  rejected    at {rejection['stage']}: {rejection['reason']} — {rejection['detail']}")
-    print(f"  stages      {stages_line(result['stages'])}")
-    memory = result["memory"]
+    print(f"{result.input}  {result.status.upper()}")
+    transcript = result.transcript
+    print(f"  transcript  {transcript.text!r}" if transcript is not None else "  transcript  — (not transcribed)")
+    if result.intent is not None and result.reply is not None:
+        intent = result.intent
+        print(f"  intent      {intent.label} (score {intent.score:.3f}, margin {intent.margin:.3f})")
+        print(f"  reply       {result.reply.text}")
+    elif result.rejection is not None:
+        rejection = result.rejection
+        print(f"  rejected    at {rejection.stage}: {rejection.reason} — {rejection.detail}")
+    print(f"  stages      {stages_line(result.stages)}")
+    memory = result.memory
     print(f"  memory      policy {memory['policy']} · peak golems {format_size(memory['peak_golem_bytes'])}"
           f" · peak RSS {format_size(memory['peak_rss_bytes'])}")
     for warning in memory.get("budget_warnings", []):
@@ -445,9 +447,9 @@ def command_run(args: argparse.Namespace) -> int:
         finally:
             pipeline.close()
     for outcome in outcomes:
-        shown = outcome if outcome is not None else next(results).as_dict()
+        shown = outcome if outcome is not None else next(results)
         if args.json:
-            print(json.dumps(shown))
+            print(json.dumps(shown if isinstance(shown, dict) else shown.as_dict()))
         else:
             _print_human(shown)
     errors = [o for o in outcomes if o is not None]

@@ -29,7 +29,7 @@ from golemline.bench.speech_set import (
     with_noise,
 )
 from golemline.domain import Transcript, compression_ratio, rounded
-from golemline.gating import check_audio, check_transcript
+from golemline.gating import GatePolicy, check_audio, check_transcript
 from golemline.predictors.scribe import LANGUAGE, Scribe
 from golemline.settings import Settings
 from golemline.wer import word_error_rate
@@ -89,9 +89,9 @@ def main() -> None:
         row: dict[str, Any] = {"case": name, "speech": said is not None}
         for side, transcribe in (("before", lambda a: before(model, a, settings)),
                                  ("after", lambda a: scribe.run([a])[0])):
-            rejection = check_audio(audio, settings.gating)
+            rejection = check_audio(audio, GatePolicy.of(settings))
             transcript = None if rejection else transcribe(audio)
-            rejection = rejection or (check_transcript(transcript, settings.gating) if transcript else None)
+            rejection = rejection or (check_transcript(transcript, GatePolicy.of(settings)) if transcript else None)
             row[side] = rejection.reason if rejection else "pass"
             if said is not None and transcript is not None:
                 row[f"{side}_wer"] = round(word_error_rate(said, transcript.text), 3)

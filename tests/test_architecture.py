@@ -72,8 +72,9 @@ def test_python_started_in_the_repository_gets_the_standard_library(tmp_path: Pa
 def test_mypy_sees_the_golems(tmp_path: Path) -> None:
     """With the project's mypy configuration, misuse of a golem's result type is an error (it is not Any)."""
     probe = tmp_path / "probe.py"
-    probe.write_text("from golemline.gating import check_transcript\nfrom golemline.settings import GatingPolicy\n"
-                     "check_transcript(42, GatingPolicy())\n")
+    probe.write_text("from golemline.gating import GatePolicy, check_transcript\n"
+                     "from golemline.settings import Settings\n"
+                     "check_transcript(42, GatePolicy.of(Settings()))\n")
     proc = subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), str(probe)],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 1, proc.stdout

@@ -8,6 +8,8 @@ import time
 
 import httpx
 
+from golemline.domain import IntentResult, Reply, Transcript
+from golemline.gating import Rejection
 from golemline.pipeline import PipelineResult
 from golemline.serving.canary import GOLDEN, score
 from tests.servers import Server
@@ -16,15 +18,20 @@ from tests.servers import Server
 def _answers(wrong_intent: str | None = None) -> list[PipelineResult]:
     """What a healthy pipeline answers on the golden set; with `wrong_intent`, an interpreter that names the wrong
     label for everything that reaches it (the scribe still works)."""
+    def heard(text: str) -> Transcript:
+        return Transcript(text=text, language="en", duration_s=1.0, avg_logprob=-0.3, no_speech_prob=0.1,
+                          compression_ratio=1.0, rms_dbfs=-20.0)
+
     results = []
     for case in GOLDEN:
         if case.intent is None:
-            results.append(PipelineResult(input=case.name, status="rejected", transcript="you",
-                                          rejection={"stage": "scribe", "reason": "no_speech"}))
+            results.append(PipelineResult(input=case.name, status="rejected", transcript=heard("you"),
+                                          rejection=Rejection("scribe", "no_speech", "noise")))
             continue
         label = wrong_intent or case.intent
-        results.append(PipelineResult(input=case.name, status="ok", transcript=case.spoken,
-                                      intent={"label": label, "score": 0.6, "margin": 0.3}, reply="..."))
+        results.append(PipelineResult(input=case.name, status="ok", transcript=heard(case.spoken or ""),
+                                      intent=IntentResult([label, "other"], [0.6, 0.3], 0.3),
+                                      reply=Reply("...", 1, 10.0, 1.0)))
     return results
 
 

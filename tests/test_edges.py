@@ -255,10 +255,10 @@ def test_run_help_shows_the_defaults_and_no_http_status_codes() -> None:
 # -- 11: the per-file stages line says when its time is a batch's --------------------------------------------------
 def test_the_stages_line_shows_the_batch_size_when_inputs_shared_a_batch() -> None:
     from golemline.cli import stages_line
+    from golemline.pipeline import StageInfo
 
-    stages = {"scribe": {"seconds": 1.5, "batch_size": 3, "signals": {}},
-              "interpreter": {"seconds": 0.05, "batch_size": 1, "signals": {}},
-              "oracle": {"seconds": 0.0, "skipped": "signal below the speech level"}}
+    stages = {"scribe": StageInfo.ran(1.5, 3, {}), "interpreter": StageInfo.ran(0.05, 1, {}),
+              "oracle": StageInfo(0.0, skipped="signal below the speech level")}
     assert stages_line(stages) == "scribe 1.500 s (batch of 3) · interpreter 0.050 s · oracle 0.000 s"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from golemline.domain import IntentRequest, IntentResult, Reply, ReplyRequest, T
 from golemline.errors import BudgetError, InvalidInput
 from golemline.intents import shipped_intents
 from golemline.lifecycle import LifecycleManager
-from golemline.pipeline import Chain
+from golemline.pipeline import Chain, StageCallers
 from golemline.settings import Settings
 from tests.fakes import FakeGolem
 
@@ -59,8 +60,8 @@ class FakeStages:
         self.asked["oracle"] += batch
         return [Reply(self.reply, 4, 100.0, 1.0) for _ in batch]
 
-    def callers(self) -> dict[str, Any]:
-        return {"scribe": self.scribe, "interpreter": self.interpreter, "oracle": self.oracle}
+    def callers(self) -> StageCallers:
+        return StageCallers(scribe=self.scribe, interpreter=self.interpreter, oracle=self.oracle)
 
 
 def test_the_chain_stops_garbage_at_each_stage_and_passes_the_rest() -> None:
@@ -71,11 +72,12 @@ def test_the_chain_stops_garbage_at_each_stage_and_passes_the_rest() -> None:
     chain = Chain(Settings(), stages.callers())
     results = asyncio.run(chain.run([("a", _tone()), ("b", _tone()), ("c", silence), ("d", _tone())]))
     assert [r.status for r in results] == ["ok", "rejected", "rejected", "rejected"]
-    assert [r.rejection and (r.rejection["stage"], r.rejection["reason"]) for r in results] == [
+    assert [r.rejection and (r.rejection.stage, r.rejection.reason) for r in results] == [
         None, ("scribe", "no_speech"), ("scribe", "no_speech"), ("interpreter", "low_intent_score")]
     assert len(stages.asked["scribe"]) == 3  # silence never reaches the Scribe
     assert [r.text for r in stages.asked["oracle"]] == ["what is the weather"]  # garbage never reaches the Oracle
-    assert results[0].reply == "Sunny and warm." and results[0].intent["label"] == "weather"  # type: ignore[index]
+    assert results[0].reply is not None and results[0].reply.text == "Sunny and warm."
+    assert results[0].intent is not None and results[0].intent.label == "weather"
 
 
 def test_the_chain_validates_what_it_passes_on() -> None:
@@ -85,6 +87,56 @@ def test_the_chain_validates_what_it_passes_on() -> None:
     asyncio.run(Chain(Settings(), stages.callers()).run([("a", _tone())]))
     [request] = stages.asked["oracle"]
     assert "\n" not in request.text and request.intent == "music"
+
+
+def _heard(words: int) -> dict[str, Any]:
+    """The Scribe's stage info for a `_transcript` of `words` words, as clients read it."""
+    return {"seconds": 0.0, "batch_size": 2, "signals": {
+        "avg_logprob": -0.3, "no_speech_prob": 0.1, "compression_ratio": 1.0, "rms_dbfs": -20.0, "duration_s": 1.0,
+        "words": words, "window_s": None, "speech_s": None, "min_token_logprob": None}}
+
+
+ANSWERS = (  # what clients read: `golem run --json` lines and the V1/V2 answers (request id and times masked)
+    {"input": "a", "request_id": "x", "status": "ok", "transcript": "what is the weather",
+     "intent": {"label": "weather", "score": 0.8, "margin": 0.4, "none_score": None,
+                "ranking": {"weather": 0.8, "timer": 0.4}},
+     "reply": "Sunny and warm.", "rejection": None,
+     "stages": {"scribe": _heard(4), "interpreter": {"seconds": 0.0, "batch_size": 2, "signals": {}},
+                "oracle": {"seconds": 0.0, "batch_size": 1, "signals": {"tokens": 4, "tokens_per_s": 100.0}}},
+     "memory": {}},
+    {"input": "b", "request_id": "x", "status": "rejected", "transcript": "seven of clubs", "intent": None,
+     "reply": None,
+     "rejection": {"stage": "interpreter", "reason": "low_intent_score",
+                   "detail": "best intent 'timer' scores 0.200 < 0.450: the text matches no known intent",
+                   "signals": {"label": "timer", "score": 0.2, "margin": 0.01,
+                               "candidates": {"timer": 0.2, "weather": 0.19}, "min_score": 0.45, "min_margin": 0.06}},
+     "stages": {"scribe": _heard(3), "interpreter": {"seconds": 0.0, "batch_size": 2, "signals": {}}},
+     "memory": {}},
+    {"input": "c", "request_id": "x", "status": "rejected", "transcript": None, "intent": None, "reply": None,
+     "rejection": {"stage": "scribe", "reason": "no_speech",
+                   "detail": "signal level -120.0 dBFS is below -50.0 dBFS: silence",
+                   "signals": {"rms_dbfs": -120.0, "duration_s": 1.0}},
+     "stages": {"scribe": {"seconds": 0.0, "skipped": "signal below the speech level"}}, "memory": {}},
+)
+
+
+def test_typed_results_reach_clients_in_the_unchanged_json_shape() -> None:
+    """The chain hands typed results from stage to stage; `as_dict` turns them into the documented JSON, key for
+    key and byte for byte (an answer, an Interpreter rejection, silence stopped before the Scribe)."""
+    stages = FakeStages([_transcript("what is the weather"), _transcript("seven of clubs")],
+                        {"what is the weather": ("weather", 0.8, 0.4), "seven of clubs": ("timer", 0.2, 0.01)})
+    silence = Audio(np.zeros(TARGET_RATE, dtype=np.float32), TARGET_RATE, 1)
+    results = asyncio.run(Chain(Settings(), stages.callers()).run([("a", _tone()), ("b", _tone()), ("c", silence)]))
+    assert results[0].transcript is not None and results[0].transcript.text == "what is the weather"
+    assert results[1].transcript is not None and results[1].stages["interpreter"].batch_size == 2
+    shown = []
+    for result in results:
+        answer = result.as_dict() | {"request_id": "x"}
+        for info in answer["stages"].values():
+            assert isinstance(info["seconds"], float)
+            info["seconds"] = 0.0
+        shown.append(json.dumps(answer))
+    assert shown == [json.dumps(answer) for answer in ANSWERS]
 
 
 def test_an_unknown_intent_is_refused_by_the_oracle_request() -> None:

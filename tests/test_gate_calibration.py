@@ -192,7 +192,7 @@ def test_golem_run_takes_the_file_and_flags_and_variables_override_it(tmp_path: 
 def test_the_shipped_defaults_are_the_committed_calibration() -> None:
     """Recalibrating from the committed signals (recorded by `golem gate calibrate`) gives the thresholds the code
     ships: the default gate is a calibration, not a hand-set guess, and cannot drift from its report."""
-    from golemline.predictors.interpreter import intent_thresholds
+    from golemline.gating import GatePolicy
 
     rows = read_signals(COMMITTED_SIGNALS)
     result = calibrate.calibrate([r for r in rows if r["split"] == "calibration"], GatingPolicy(),
@@ -202,8 +202,8 @@ def test_the_shipped_defaults_are_the_committed_calibration() -> None:
     shipped = Settings()
     for name in ("max_no_speech_prob", "min_avg_logprob", "min_token_logprob"):
         assert getattr(shipped.gating, name) == getattr(policy, name), name
-    thresholds = intent_thresholds(shipped)
-    assert (thresholds.min_score, thresholds.min_margin, thresholds.min_open_set_margin) == (
+    gate = GatePolicy.of(shipped)
+    assert (gate.min_intent_score, gate.min_intent_margin, gate.min_open_set_margin) == (
         policy.min_intent_score, policy.min_intent_margin, policy.min_open_set_margin)
     report_text = (ROOT / "docs" / "gating.md").read_text()
     assert f"max-wrong {SHIPPED_MAX_WRONG}" in report_text or f"--max-wrong {SHIPPED_MAX_WRONG}" in report_text

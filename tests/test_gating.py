@@ -5,13 +5,24 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from golemline.audio import TARGET_RATE, Audio
 from golemline.domain import IntentResult, LongFormWindow, Reply, Transcript
-from golemline.gating import REASONS, check_audio, check_intent, check_reply, check_transcript, silent_window
-from golemline.settings import GatingPolicy
+from golemline.errors import ConfigError
+from golemline.gating import (
+    CALIBRATED_INTENT_GATES,
+    REASONS,
+    GatePolicy,
+    check_audio,
+    check_intent,
+    check_reply,
+    check_transcript,
+    silent_window,
+)
+from golemline.settings import BACKENDS, GatingPolicy, Settings
 
-POLICY = GatingPolicy()
+POLICY = GatePolicy.of(Settings())
 
 
 def transcript(text: str = "what is the weather today", avg_logprob: float | None = -0.3,
@@ -95,13 +106,14 @@ def test_low_confidence_and_empty_transcripts() -> None:
 
 
 def test_intent_gate_on_score_and_margin() -> None:
+    gate = GatePolicy.resolve(GatingPolicy(min_intent_score=0.25, min_intent_margin=0.02), "nli")
     confident = IntentResult(labels=["weather", "news"], scores=[0.6, 0.2], margin=0.4)
-    assert check_intent(confident, 0.25, 0.02) is None
+    assert check_intent(confident, gate) is None
     garbage = IntentResult(labels=["weather", "news"], scores=[0.12, 0.10], margin=0.02)
-    low = check_intent(garbage, 0.25, 0.02)
+    low = check_intent(garbage, gate)
     assert low is not None and low.stage == "interpreter" and low.reason == "low_intent_score"
     tie = IntentResult(labels=["weather", "news"], scores=[0.40, 0.39], margin=0.01)
-    ambiguous = check_intent(tie, 0.25, 0.02)
+    ambiguous = check_intent(tie, gate)
     assert ambiguous is not None and ambiguous.reason == "ambiguous_intent"
     assert ambiguous.signals["candidates"] == {"weather": 0.40, "news": 0.39}
 
@@ -116,3 +128,41 @@ def test_reply_gate() -> None:
 
 def test_reason_codes_are_a_bounded_set() -> None:
     assert len(REASONS) == len(set(REASONS)) == 8
+
+
+def test_one_gate_policy_carries_every_threshold_resolved() -> None:
+    """Configured thresholds win; unset Interpreter thresholds are the backend's calibration; nothing is left None
+    that a check needs."""
+    assert {f.name for f in dataclasses.fields(GatePolicy)} == {f.name for f in dataclasses.fields(GatingPolicy)}
+    for backend in BACKENDS["interpreter"]:
+        gate = GatePolicy.of(Settings().with_overrides(interpreter_backend=backend))
+        calibrated = CALIBRATED_INTENT_GATES[backend]
+        assert (gate.min_intent_score, gate.min_intent_margin, gate.min_open_set_margin) == (
+            calibrated.min_intent_score, calibrated.min_intent_margin, calibrated.min_open_set_margin)
+        assert gate.max_no_speech_prob == Settings().gating.max_no_speech_prob
+    configured = Settings().with_overrides(gating={"min_intent_score": 0.7, "max_no_speech_prob": 0.4})
+    gate = GatePolicy.of(configured)
+    assert (gate.min_intent_score, gate.max_no_speech_prob) == (0.7, 0.4)
+    assert gate.min_intent_margin == CALIBRATED_INTENT_GATES[configured.golems["interpreter"].backend].min_intent_margin
+
+
+def test_a_backend_without_calibration_needs_its_thresholds_configured() -> None:
+    """No assert, no silent None: the missing value is named with the option that sets it."""
+    with pytest.raises(ConfigError, match="no calibrated min_intent_score: set --gate-min-intent-score"):
+        GatePolicy.resolve(GatingPolicy(), "uncalibrated")
+    with pytest.raises(ConfigError, match="GOLEM_GATE_MIN_INTENT_MARGIN"):
+        GatePolicy.resolve(GatingPolicy(min_intent_score=0.5), "uncalibrated")
+    gate = GatePolicy.resolve(GatingPolicy(min_intent_score=0.5, min_intent_margin=0.1), "uncalibrated")
+    assert (gate.min_intent_score, gate.min_intent_margin, gate.min_open_set_margin) == (0.5, 0.1, None)
+
+
+def test_the_chain_reads_no_threshold_from_a_golem_module() -> None:
+    """The gate resolves from settings alone: a transformer calling remote golems gates without model code."""
+    import ast
+    import inspect
+
+    import golemline.gating
+
+    tree = ast.parse(inspect.getsource(golemline.gating))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported and not any(m and m.startswith("golemline.predictors") for m in imported)

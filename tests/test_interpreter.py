@@ -9,7 +9,7 @@ import pytest
 from golemline.domain import IntentRequest
 from golemline.errors import InvalidInput
 from golemline.evaluation.corpus import SPLITS, phrasings
-from golemline.gating import check_intent
+from golemline.gating import CALIBRATED_INTENT_GATES, GatePolicy, check_intent
 from golemline.intents import MAX_LABELS, shipped_intents
 from golemline.pipeline import Pipeline
 from golemline.predictors.interpreter import Interpreter, NLIInterpreter
@@ -31,10 +31,10 @@ def test_embedding_backend_classifies_each_default_intent(resident_pipeline: Pip
     interpreter = resident_pipeline.golems["interpreter"]
     results = interpreter.run([IntentRequest.create(text) for text in CLEAN.values()])
     assert [r.label for r in results] == list(CLEAN)
-    thresholds = interpreter.thresholds
+    gate = GatePolicy.of(interpreter.settings)
     for result in results:
-        assert result.score >= thresholds.min_score and result.margin >= thresholds.min_margin
-        assert check_intent(result, *thresholds) is None
+        assert result.score >= gate.min_intent_score and result.margin >= gate.min_intent_margin
+        assert check_intent(result, gate) is None
         assert result.scores == sorted(result.scores, reverse=True)
         assert len(result.labels) == len(DEFAULT_LABELS)
 
@@ -42,7 +42,7 @@ def test_embedding_backend_classifies_each_default_intent(resident_pipeline: Pip
 def test_embedding_scores_garbage_below_the_gate(resident_pipeline: Pipeline) -> None:
     interpreter = resident_pipeline.golems["interpreter"]
     [garbage] = interpreter.run([IntentRequest.create("Tell me, Ray, this dude's head, right?")])
-    assert garbage.score < interpreter.thresholds[0]
+    assert garbage.score < GatePolicy.of(interpreter.settings).min_intent_score
 
 
 def test_custom_labels(resident_pipeline: Pipeline) -> None:
@@ -56,15 +56,15 @@ def test_open_set_refuses_requests_no_intent_serves(resident_pipeline: Pipeline)
     """A request for none of the five intents is closer to the background than to its best label, and the
     gate says so with the unchanged reason code; an in-domain request clears the same check."""
     interpreter = resident_pipeline.golems["interpreter"]
-    thresholds = interpreter.thresholds
-    assert thresholds.min_open_set_margin is not None  # the embedding backend is open-set
+    gate = GatePolicy.of(interpreter.settings)
+    assert gate.min_open_set_margin is not None  # the embedding backend is open-set
     off, inside = interpreter.run([IntentRequest.create("Send a text to my sister saying I'll be late."),
                                    IntentRequest.create("Will it be sunny on Sunday?")])
     assert off.none_score is not None and off.none_score > off.score
-    rejection = check_intent(off, *thresholds)
+    rejection = check_intent(off, gate)
     assert rejection is not None and rejection.reason == "low_intent_score"
     assert "none of these" in rejection.detail or "matches no known intent" in rejection.detail
-    assert inside.label == "weather" and check_intent(inside, *thresholds) is None
+    assert inside.label == "weather" and check_intent(inside, gate) is None
 
 
 def test_custom_labels_are_a_closed_set_and_shipped_ones_open(resident_pipeline: Pipeline) -> None:
@@ -77,7 +77,8 @@ def test_custom_labels_are_a_closed_set_and_shipped_ones_open(resident_pipeline:
                                                IntentRequest.create(text, ["weather", "music"])])
     assert default.open_set_margin is not None and default.open_set_margin < 0  # a background sentence itself
     assert custom.label == "navigation" and custom.none_score is None
-    assert check_intent(custom, *interpreter.thresholds) is None or custom.score < interpreter.thresholds.min_score
+    gate = GatePolicy.of(interpreter.settings)
+    assert check_intent(custom, gate) is None or custom.score < gate.min_intent_score
     assert subset.none_score == default.none_score
 
 
@@ -94,7 +95,10 @@ def test_nli_backend_scores_all_hypotheses_in_one_forward_pass(tiny_nli_dir: Pat
     for result in results:
         assert sum(result.scores) == pytest.approx(1.0, abs=1e-3)  # softmax over labels
         assert result.margin == pytest.approx(result.scores[0] - result.scores[1], abs=1e-3)
-    assert interpreter.thresholds == (NLIInterpreter.default_min_score, NLIInterpreter.default_min_margin, None)
+    gate = GatePolicy.of(settings)  # softmax scores: the NLI calibration, and no open-set check
+    assert gate.min_intent_margin == CALIBRATED_INTENT_GATES["nli"].min_intent_margin
+    assert gate.min_intent_margin != CALIBRATED_INTENT_GATES["embedding"].min_intent_margin
+    assert gate.min_open_set_margin is None
     interpreter.unload()
 
 

@@ -13,7 +13,8 @@ import pytest
 from golemline.bench.backends import corpus_sentences, score_difference
 from golemline.domain import IntentRequest
 from golemline.errors import ConfigError
-from golemline.predictors.interpreter import CTranslate2EmbeddingInterpreter, Interpreter, intent_thresholds
+from golemline.gating import GatePolicy
+from golemline.predictors.interpreter import CTranslate2EmbeddingInterpreter, Interpreter
 from golemline.settings import Settings
 
 TOLERANCE = 1e-3
@@ -50,8 +51,8 @@ def test_custom_labels_score_alike(both: dict[str, Interpreter]) -> None:
 
 
 def test_the_ct2_backend_gates_with_the_embedding_thresholds() -> None:
-    ct2 = intent_thresholds(Settings().with_overrides(interpreter_backend="embedding-ct2"))
-    assert ct2 == intent_thresholds(Settings().with_overrides(interpreter_backend="embedding"))
+    ct2 = GatePolicy.of(Settings().with_overrides(interpreter_backend="embedding-ct2"))
+    assert ct2 == GatePolicy.of(Settings().with_overrides(interpreter_backend="embedding"))
 
 
 def test_a_model_that_does_not_mean_pool_is_refused(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from golemline.cli import build_parser, settings_from_args
 from golemline.domain import ReplyRequest
 from golemline.errors import ConfigError, InvalidInput, StageTimeout, StageUnavailable
-from golemline.gating import check_reply
+from golemline.gating import GatePolicy, check_reply
 from golemline.intents import IntentSet, parse_intents, shipped_intents
 from golemline.lifecycle import LifecycleManager
 from golemline.predictors.oracle import Oracle
@@ -49,7 +49,38 @@ def test_templates_answer_from_the_intents_file_deterministically() -> None:
     assert len({r.text for r in replies}) > 1  # a hash of the text spreads requests over the replies
     again = golem.run([ReplyRequest(t, "lights") for t in reversed(texts)])
     assert [r.text for r in again] == [r.text for r in reversed(replies)]  # the same text, the same reply
-    assert all(check_reply(r, golem.settings.gating) is None for r in replies)
+    assert all(check_reply(r, GatePolicy.of(golem.settings)) is None for r in replies)
+
+
+def test_the_golem_forward_runs_the_backend_step_on_its_device_thread() -> None:
+    """`Golem.forward` is the public device step `Golem.run` uses: given an executor, the backend's `forward` runs
+    there, between `preprocess` and `postprocess` on the caller's thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from golemline.predictors.oracle_templates import TemplateReplies
+
+    ran: list[tuple[str, str]] = []
+
+    class Recording(TemplateReplies):
+        def preprocess(self, batch: list[ReplyRequest]) -> object:
+            ran.append(("preprocess", threading.current_thread().name))
+            return super().preprocess(batch)
+
+        def forward(self, inputs: object) -> object:
+            ran.append(("forward", threading.current_thread().name))
+            return super().forward(inputs)
+
+    class RecordingOracle(Oracle):
+        backends = {**Oracle.backends, "templates": Recording}
+
+    with ThreadPoolExecutor(1, thread_name_prefix="device-oracle") as device:
+        golem = RecordingOracle(Settings().with_overrides(oracle_backend="templates"), device)
+        golem.load()
+        [reply] = golem.run([ReplyRequest("Will it rain?", "weather")])
+        assert golem.forward(["as given"]) == ["as given"]
+    caller = threading.current_thread().name
+    assert ran[:2] == [("preprocess", caller), ("forward", "device-oracle_0")]
+    assert ran[2] == ("forward", "device-oracle_0") and reply.text
 
 
 def test_an_intent_without_replies_gets_the_generic_acknowledgement() -> None:
@@ -204,7 +235,7 @@ def test_garbage_replies_are_stopped_by_the_reply_gate(content: str, reason: str
     with ScriptedChatServer([(200, completion(content))]) as server:
         golem = oracle("openai", HOME, oracle_api_url=server.url)
         [reply] = golem.run([ReplyRequest("Lights.", "lights")])
-    rejection = check_reply(reply, golem.settings.gating)
+    rejection = check_reply(reply, GatePolicy.of(golem.settings))
     assert rejection is not None and rejection.reason == reason
 
 

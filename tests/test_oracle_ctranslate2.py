@@ -38,7 +38,7 @@ def both() -> Iterator[dict[str, Oracle]]:
 def _token_ids(oracle: Oracle, request: ReplyRequest) -> list[int]:
     """The generated token ids at batch 1, as the backend's forward step returns them (padding dropped)."""
     backend = oracle._loaded_backend()
-    generated = backend._forward(backend.preprocess([request]))[0]  # type: ignore[attr-defined]
+    generated = backend.forward(backend.preprocess([request]))[0]  # type: ignore[attr-defined]
     row = generated[0] if isinstance(generated, list) else generated[0].tolist()
     pad = backend._tokenizer.pad_token_id  # type: ignore[attr-defined]
     return [t for t in row if t != pad]

@@ -232,9 +232,9 @@ def test_a_clear_dictation_over_30_s_is_heard_and_let_through_and_long_noise_is_
 
     from golemline.audio import TARGET_RATE, Audio
     from golemline.bench.speech_set import INTELLIGIBLE_WER, SPEECH, dictation
-    from golemline.gating import check_audio, check_transcript
+    from golemline.gating import GatePolicy, check_audio, check_transcript
 
-    policy = Settings().gating
+    policy = GatePolicy.of(Settings())
     sentences = [text for intent, texts in SPEECH.items() if intent != "off-topic" for text in texts]
     said, speech = dictation(sentences, ("espeak-ng", "en-gb", 130), tmp_path, 44.0, np.random.default_rng(3))
     seconds = np.arange(44 * TARGET_RATE) / TARGET_RATE

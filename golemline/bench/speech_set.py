@@ -19,7 +19,7 @@ from golemline.domain import IntentRequest, IntentResult, Transcript
 from golemline.evaluation.corpus import IN_DOMAIN, OFF_DOMAIN
 from golemline.evaluation.voices import Voice, require
 from golemline.evaluation.voices import speak as synthesise
-from golemline.gating import check_audio, check_intent, check_transcript
+from golemline.gating import GatePolicy, check_audio, check_intent, check_transcript
 from golemline.predictors.interpreter import Interpreter
 from golemline.predictors.scribe import Scribe
 from golemline.settings import Settings
@@ -152,14 +152,15 @@ def judge(kind: str, expected: str, samples: np.ndarray, scribe: Scribe | Callab
     """The case's verdict. `scribe` may be a callable standing in for `Scribe.run` (a benchmark that times it)."""
     transcribe = scribe.run if isinstance(scribe, Scribe) else scribe
     audio = Audio(samples=samples, source_rate=TARGET_RATE, source_channels=1)
-    rejection = check_audio(audio, settings.gating)
+    gate = GatePolicy.of(settings)
+    rejection = check_audio(audio, gate)
     transcript = intent = None
     if rejection is None:
         [transcript] = transcribe([audio])
-        rejection = check_transcript(transcript, settings.gating)
+        rejection = check_transcript(transcript, gate)
     if rejection is None and transcript is not None:
         [intent] = interpreter.run([IntentRequest.create(transcript.text)])
-        rejection = check_intent(intent, *interpreter.thresholds)
+        rejection = check_intent(intent, gate)
     spoken = kind.split(": ", 1)[1] if ": " in kind else None
     wer = word_error_rate(spoken, transcript.text) if spoken and transcript else None
     garbage = expected in ("-", "off-topic") or (spoken is not None and (wer is None or wer > INTELLIGIBLE_WER))

@@ -4,10 +4,10 @@ A golem is a plain class: it knows nothing of KServe, HTTP or metrics (`golemlin
 the server). A backend runs a batch in three steps, the way Hugging Face pipelines do:
 
 - ``preprocess`` — CPU work on Python objects (features, tokens);
-- ``_forward`` — tensors only, on the device; the only step that belongs on the golem's device thread;
+- ``forward`` — tensors only, on the device; the only step that belongs on the golem's device thread;
 - ``postprocess`` — back to typed results (`golemline.domain`).
 
-`Golem.run(batch)` runs the three in order; the server hands `_forward` to a single device thread per golem, so
+`Golem.run(batch)` runs the three in order; the server hands `forward` to a single device thread per golem, so
 preprocessing of one batch never waits behind another batch's kernels and the device sees one stream of work.
 """
 
@@ -139,8 +139,13 @@ class Backend(ABC, Generic[RequestT, ResultT]):
         return batch
 
     @abstractmethod
-    def _forward(self, inputs: Any) -> Any:
-        """Model inputs → raw outputs: the device work, and nothing else."""
+    def forward(self, inputs: Any) -> Any:
+        """Model inputs → raw outputs: the device work, and nothing else.
+
+        The contract: `inputs` is what `preprocess` returned, the result is what `postprocess` takes; it may run on
+        another thread than the other two steps (the golem's device thread), so it keeps no per-batch state
+        beyond what it returns. Public because the golem (`Golem.forward`) and the
+        benchmarks call it on its own, to time the device work or to hand it to the device thread."""
 
     @abstractmethod
     def postprocess(self, outputs: Any, batch: list[RequestT]) -> list[ResultT]:
@@ -200,7 +205,7 @@ BackendFactory = type[Backend[Any, Any]]
 class Golem(Generic[RequestT, ResultT]):
     """A golem: a named model with one backend, loadable and unloadable at will.
 
-    `forward_executor` (a one-thread executor, given by the server) is where `_forward` runs; None runs it on
+    `forward_executor` (a one-thread executor, given by the server) is where `forward` runs; None runs it on
     the calling thread (`golem run`, tests).
     """
 
@@ -305,13 +310,16 @@ class Golem(Generic[RequestT, ResultT]):
         (`MicroBatcher`). One key for all by default; the Scribe keys by encoder window."""
         return 0.0
 
+    def forward(self, inputs: Any) -> Any:
+        """The backend's device step alone (`Backend.forward`), on the device thread when there is one: `inputs` is
+        what the backend's `preprocess` made of a batch."""
+        backend = self._loaded_backend()
+        if self.forward_executor is None:
+            return backend.forward(inputs)
+        return self.forward_executor.submit(backend.forward, inputs).result()
+
     def run(self, batch: list[RequestT]) -> list[ResultT]:
         """In-process inference on a batch of typed requests: preprocess, forward (on the device thread when
         there is one), postprocess."""
         backend = self._loaded_backend()
-        inputs = backend.preprocess(batch)
-        if self.forward_executor is None:
-            outputs = backend._forward(inputs)
-        else:
-            outputs = self.forward_executor.submit(backend._forward, inputs).result()
-        return backend.postprocess(outputs, batch)
+        return backend.postprocess(self.forward(backend.preprocess(batch)), batch)

@@ -12,7 +12,7 @@ Backends:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any
 
 from golemline.domain import IntentRequest, IntentResult
 from golemline.errors import ConfigError, InvalidInput
@@ -20,21 +20,9 @@ from golemline.predictors.base import Backend, Golem, quantize_int8_cpu, torch_d
 from golemline.settings import Settings
 
 
-class InterpreterBackend(Backend[IntentRequest, IntentResult]):
-    """Adds the backend's calibrated gate defaults (scores differ in scale between backends)."""
-
-    default_min_score: ClassVar[float]
-    default_min_margin: ClassVar[float]
-    default_min_open_set_margin: ClassVar[float | None] = None  # None: no "none of these" score
-
-
-class EmbeddingInterpreter(InterpreterBackend):
-    """Cosine similarity of sentence embeddings; label embeddings are cached per description."""
-
-    # Calibrated (`golem gate calibrate --max-wrong 0.05`, docs/gating.md); tests/test_gate_calibration.py checks.
-    default_min_score = 0.45
-    default_min_margin = 0.06
-    default_min_open_set_margin: ClassVar[float | None] = 0.05
+class EmbeddingInterpreter(Backend[IntentRequest, IntentResult]):
+    """Cosine similarity of sentence embeddings; label embeddings are cached per description. Its calibrated gate
+    thresholds live with every other threshold (`golemline.gating.CALIBRATED_INTENT_GATES`)."""
 
     def __init__(self, model_dir: Path, settings: Settings) -> None:
         super().__init__(model_dir, settings)
@@ -60,7 +48,7 @@ class EmbeddingInterpreter(InterpreterBackend):
     def memory_bytes(self) -> int:
         return torch_module_bytes(self._model)
 
-    def _forward(self, batch: list[IntentRequest]) -> Any:
+    def forward(self, batch: list[IntentRequest]) -> Any:
         """Embed the texts in one pass; label prototypes are embedded once per distinct sentence and cached."""
         import torch
 
@@ -113,7 +101,7 @@ class CTranslate2EmbeddingInterpreter(EmbeddingInterpreter):
     Why: MiniLM-L6 on one short sentence is about 0.4 GFLOP, a few milliseconds of arithmetic, but
     sentence-transformers through torch spent most of a request's time in Python and per-op dispatch. Scores stay
     within 1e-3 of the torch backend's on the gating corpus (tests/test_interpreter_ctranslate2.py), so the calibrated
-    thresholds (inherited, docs/gating.yaml) hold for both."""
+    thresholds (`golemline.gating.CALIBRATED_INTENT_GATES`) hold for both."""
 
     def __init__(self, model_dir: Path, settings: Settings) -> None:
         super().__init__(model_dir, settings)
@@ -174,11 +162,9 @@ def _mean_pooled_max_length(model_dir: Path) -> int:
     return int(json.loads(config.read_text()).get("max_seq_length", 256)) if config.is_file() else 256
 
 
-class NLIInterpreter(InterpreterBackend):
+class NLIInterpreter(Backend[IntentRequest, IntentResult]):
     """Zero-shot NLI: all hypotheses of all requests in one forward pass."""
 
-    default_min_score = 0.45
-    default_min_margin = 0.10
     hypothesis_template = "This request is about {}."
 
     def __init__(self, model_dir: Path, settings: Settings) -> None:
@@ -218,7 +204,7 @@ class NLIInterpreter(InterpreterBackend):
         hypotheses = [self.hypothesis_template.format(label.description) for r in batch for label in r.labels]
         return self._tokenizer(premises, hypotheses, padding=True, truncation="only_first", return_tensors="pt")
 
-    def _forward(self, encoded: Any) -> Any:
+    def forward(self, encoded: Any) -> Any:
         import torch
 
         with torch.inference_mode():
@@ -245,31 +231,3 @@ class Interpreter(Golem[IntentRequest, IntentResult]):
     def warm_up_batch(self) -> list[IntentRequest]:
         """One sentence against the configured intents: tokenizer, encoder and label embeddings all run once."""
         return [IntentRequest.create(self.settings.intents.labels[0].examples[0], intents=self.settings.intents)]
-
-    @property
-    def thresholds(self) -> IntentThresholds:
-        return intent_thresholds(self.settings)
-
-
-class IntentThresholds(NamedTuple):
-    min_score: float
-    min_margin: float
-    min_open_set_margin: float | None
-
-
-def intent_thresholds(settings: Settings) -> IntentThresholds:
-    """The gating policy's values, else the configured backend's calibrated defaults.
-
-    A function of settings alone, so a transformer that calls a remote Interpreter gates exactly as in-process.
-    """
-    backend = Interpreter.backends[settings.golems["interpreter"].backend]
-    assert issubclass(backend, InterpreterBackend)
-    gating = settings.gating
-
-    def pick(value: float | None, default: float | None) -> float | None:
-        return value if value is not None else default
-
-    score, margin = pick(gating.min_intent_score, backend.default_min_score), pick(gating.min_intent_margin,
-                                                                                   backend.default_min_margin)
-    assert score is not None and margin is not None
-    return IntentThresholds(score, margin, pick(gating.min_open_set_margin, backend.default_min_open_set_margin))

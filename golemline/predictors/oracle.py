@@ -102,7 +102,7 @@ class CausalLM(Backend[ReplyRequest, Reply]):
         prompts = [self._fitted_prompt(r) for r in batch]
         return self._tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
 
-    def _forward(self, encoded: Any) -> tuple[Any, int, float]:
+    def forward(self, encoded: Any) -> tuple[Any, int, float]:
         """One generate call for the batch (left-padded), stopping at end of text or the first newline."""
         import torch
 
@@ -230,12 +230,12 @@ class CTranslate2CausalLM(CausalLM):
         return [tokenizer.convert_ids_to_tokens(tokenizer.encode(self._fitted_prompt(r), add_special_tokens=False))
                 for r in batch]
 
-    def _forward(self, prompts: Any) -> tuple[Any, int, float]:
+    def forward(self, prompts: Any) -> tuple[Any, int, float]:
         """One greedy `generate_batch` for the batch (no padding: CTranslate2 masks ragged prompts itself), stopping
         at end of text or the first newline, which is kept in the reply's tokens as the torch backend keeps it.
         A lone request goes through the draft first, when there is one (`_confirmed_draft`)."""
         if self._seeded is not None:
-            return self._seeded._forward(prompts)
+            return self._seeded.forward(prompts)
         longest = max(len(p) for p in prompts)
         room = min(self.settings.max_new_tokens, self._context() - longest)
         started = time.perf_counter()

@@ -93,7 +93,7 @@ class OpenAIChat(WeightlessBackend[ReplyRequest, Reply]):
                  "messages": [{"role": "system", "content": system_prompt(self._intents, r.intent)},
                               {"role": "user", "content": r.text}]} for r in batch]
 
-    def _forward(self, bodies: list[dict[str, Any]]) -> tuple[list[tuple[str, int | None]], float]:
+    def forward(self, bodies: list[dict[str, Any]]) -> tuple[list[tuple[str, int | None]], float]:
         started = time.perf_counter()
         if len(bodies) == 1:
             answers = [self._complete(bodies[0])]

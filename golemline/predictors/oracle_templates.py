@@ -58,7 +58,7 @@ class TemplateReplies(WeightlessBackend[ReplyRequest, Reply]):
     def unload(self) -> None:
         pass
 
-    def _forward(self, inputs: Any) -> Any:
+    def forward(self, inputs: Any) -> Any:
         return inputs
 
     def postprocess(self, outputs: Any, batch: list[ReplyRequest]) -> list[Reply]:

@@ -169,7 +169,7 @@ class ScribeBackend(Backend[Audio, Transcript]):
                    for window, clips in sorted(groups.items())}
         return ScribeInputs(windows, long, speech)
 
-    def _forward(self, inputs: ScribeInputs) -> ScribeOutputs:
+    def forward(self, inputs: ScribeInputs) -> ScribeOutputs:
         """One encoder pass and one decoder call per window bucket; audio longer than every window transcribed
         whole by a backend that can."""
         decoded = {window: (positions, self._decode(features, window))

@@ -144,23 +144,24 @@ def score(cases: tuple[GoldenCase, ...], results: list[PipelineResult]) -> Score
     misses: list[str] = []
     rejected_good = 0
     for case, result in zip(cases, results, strict=True):
-        rejected_at = (result.rejection or {}).get("stage")
+        rejected_at = result.rejection.stage if result.rejection else None
+        label = result.intent.label if result.intent else None  # None when it rejected
         if case.intent is not None or case.stage is not None:  # a `none` row may be stopped at any stage
             seen["scribe"] += 1
             right["scribe"] += (rejected_at == "scribe") == (case.stage == "scribe")
         if case.intent is not None and rejected_at != "scribe":
             seen["interpreter"] += 1
-            right["interpreter"] += (result.intent or {}).get("label") == case.intent  # None when it rejected
-        ok = (result.status == "ok" and (result.intent or {}).get("label") == case.intent) if case.intent else (
+            right["interpreter"] += label == case.intent
+        ok = (result.status == "ok" and label == case.intent) if case.intent else (
             result.status == "rejected" and (case.stage is None or rejected_at == case.stage))
         seen["pipeline"] += 1
         right["pipeline"] += ok
         if not ok:
-            misses.append(f"{case.name}: {result.status} {rejected_at or (result.intent or {}).get('label')}")
+            misses.append(f"{case.name}: {result.status} {rejected_at or label}")
         if case.intent is not None and result.status != "ok":
             rejected_good += 1
         if case.spoken is not None:
-            wers.append(min(1.0, word_error_rate(case.spoken, result.transcript or "")))
+            wers.append(min(1.0, word_error_rate(case.spoken, result.transcript.text if result.transcript else "")))
     accuracy = {stage: right[stage] / seen[stage] if seen[stage] else 1.0 for stage in STAGES}
     return Score(accuracy, sum(wers) / len(wers) if wers else 0.0, rejected_good, misses)
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from golemline import capture
-from golemline.pipeline import Chain
+from golemline.pipeline import Chain, PipelineResult
 from golemline.serving import metrics, requestlog
 from golemline.serving.adapter import SignedModel
 from golemline.serving.protocol import SIGNATURES, Prepared, audio_instance, instances_from, respond
@@ -54,11 +54,10 @@ class PipelineModel(SignedModel):
         results = await self.chain.run(payload.requests)
         for result in results:
             for stage, info in result.stages.items():
-                metrics.STAGE_SECONDS.labels(stage).observe(info["seconds"])
+                metrics.STAGE_SECONDS.labels(stage).observe(info.seconds)
             if result.rejection:
-                metrics.REJECTIONS.labels(result.rejection["stage"], result.rejection["reason"]).inc()
-        for result in results:
-            observe_signals(result.as_dict())
+                metrics.REJECTIONS.labels(result.rejection.stage, result.rejection.reason).inc()
+            observe_signals(result)
         answers = [r.as_dict() for r in results]
         requestlog.record_results(answers, self.settings.server.log_transcripts)
         if self.capture is not None:  # off the event loop: a slow store must not stall other requests
@@ -72,19 +71,23 @@ class PipelineModel(SignedModel):
         return respond(self.name, result.requests, result.v2)
 
 
-def observe_signals(result: dict[str, Any]) -> None:
+def observe_signals(result: PipelineResult) -> None:
     """Every gate signal a result carries, into its histogram (whether or not the gate let it pass)."""
-    scribe = (result.get("stages", {}).get("scribe") or {}).get("signals") or {}
-    for name in ("no_speech_prob", "avg_logprob", "compression_ratio"):
-        if scribe.get(name) is not None:
-            metrics.SIGNALS[name].observe(scribe[name])
-    rejection = result.get("rejection") or {}
+    transcript = result.transcript
+    if transcript is not None:
+        for name, value in (("no_speech_prob", transcript.no_speech_prob), ("avg_logprob", transcript.avg_logprob),
+                            ("compression_ratio", round(transcript.compression_ratio, 3))):
+            if value is not None:
+                metrics.SIGNALS[name].observe(value)
+    rejection = result.rejection
     # the interpreter's scores: in the answer, or in its rejection's signals when it was the stage that refused
-    intent: dict[str, Any] = result.get("intent") or (
-        rejection.get("signals") or {} if rejection.get("stage") == "interpreter" else {})
+    if result.intent is not None:
+        scores: dict[str, Any] = {"score": result.intent.score, "margin": result.intent.margin}
+    else:
+        scores = rejection.signals if rejection is not None and rejection.stage == "interpreter" else {}
     for name, key in (("intent_score", "score"), ("intent_margin", "margin")):
-        if isinstance(intent.get(key), int | float):
-            metrics.SIGNALS[name].observe(intent[key])
-    oracle = (result.get("stages", {}).get("oracle") or {}).get("signals") or {}
-    if oracle.get("tokens") is not None:
-        metrics.SIGNALS["reply_tokens"].observe(oracle["tokens"])
+        if isinstance(scores.get(key), int | float):
+            metrics.SIGNALS[name].observe(scores[key])
+    oracle = result.stages.get("oracle")  # a reply the gate refused is dropped from the result, its stage info kept
+    if oracle is not None and oracle.signals.get("tokens") is not None:
+        metrics.SIGNALS["reply_tokens"].observe(oracle.signals["tokens"])

@@ -32,8 +32,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from golemline.devices import apply_threads
 from golemline.errors import ConfigError, GolemlineError, StageUnavailable
+from golemline.gating import GatePolicy
 from golemline.lifecycle import LifecycleManager, ManagedGolem
-from golemline.pipeline import STAGES, Chain, StageCaller, build_golems
+from golemline.pipeline import STAGES, Chain, StageCaller, StageCallers, build_golems
 from golemline.predictors.base import Golem
 from golemline.requestid import RequestIdFilter
 from golemline.serving import metrics, openapi
@@ -414,17 +415,18 @@ def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipe
         deployment.batchers[name] = batcher
         deployment.adapters[name] = GolemModel(golem, batcher.submit_many, ready_when=lambda: deployment.started)
     if with_pipeline:
-        callers: dict[str, StageCaller] = {}
-        for name in STAGES:
+        def caller(name: str) -> StageCaller[Any, Any]:
+            """The local golem's micro-batcher, else the remote golem at its configured URL."""
             if name in local:
-                callers[name] = deployment.batchers[name].submit_many
-                continue
+                return deployment.batchers[name].submit_many
             url = server.url_of(name)
             if url is None:
                 raise GolemlineError(f"the transformer needs golem {name}: serve it here or give --{name}-url")
             deployment.remotes[name] = RemoteGolem(name, url, server.stage_timeout_s, token=server.auth_token,
                                                   intents=settings.intents)
-            callers[name] = deployment.remotes[name]
+            return deployment.remotes[name]
+
+        callers = StageCallers(scribe=caller("scribe"), interpreter=caller("interpreter"), oracle=caller("oracle"))
 
         def local_ready() -> bool:
             return deployment.started
@@ -432,7 +434,7 @@ def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipe
         async def remotes_down() -> list[str]:
             return [f"golem {r.name} at {r.base_url}" for r in deployment.remotes.values() if not await r.ready()]
 
-        chain = Chain(settings, callers, manager.report)
+        chain = Chain(settings, callers, manager.report, GatePolicy.of(settings))
         deployment.pipeline = PipelineModel(settings, chain, local_ready, remotes_down)
     return deployment
 
