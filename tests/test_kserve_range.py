@@ -62,3 +62,11 @@ def test_serve_with_an_unsupported_kserve_is_one_line_and_exit_2() -> None:
     assert proc.stderr.strip().splitlines()[-1] == (
         "golem: error: golemline supports kserve>=0.20,<0.22, but kserve 0.22.0 is installed; "
         "run: pip install 'kserve>=0.20,<0.22'")
+
+
+@pytest.mark.parametrize("where", [".github/workflows/ci.yml", "docs/contributing.md"])
+def test_ci_and_the_docs_test_the_declared_floor(where: str) -> None:
+    """The floor is tested where it is declared tested: CI's job and the contributing page's command install it."""
+    floor = re.fullmatch(r">=([\d.]+),<[\d.]+", declared()).group(1)  # type: ignore[union-attr]
+    pinned = re.findall(r"'kserve==([\d.]+)'", (ROOT / where).read_text())
+    assert pinned and all(minor(version) == minor(floor) for version in pinned), pinned
