@@ -29,11 +29,11 @@ import golemline.serving  # imports KServe with an empty command line
 import kserve
 from fastapi.routing import iter_route_contexts
 from golemline.serving.handlers import quiet_client_errors
-from golemline.serving.kserve_internals import HookedDataPlane, HostedRepositoryExtension, RestServer
+from golemline.serving.kserve_internals import InferencePlane, HostedRepositoryExtension, RestServer
 from golemline.serving.readiness import Readiness
 
 registry = kserve.ModelRepository()
-app = RestServer(HookedDataPlane(registry, Readiness()), HostedRepositoryExtension(registry, []), "127.0.0.1", 8080,
+app = RestServer(InferencePlane(registry, Readiness()), HostedRepositoryExtension(registry, []), "127.0.0.1", 8080,
                  30, quiet_client_errors).create_application()
 print(json.dumps([[m, r.path] for r in iter_route_contexts(app.routes) for m in sorted(r.methods or ())]))
 """

@@ -20,8 +20,8 @@ from golemline.errors import GolemlineError
 from golemline.serving import metrics
 from golemline.serving.access import GrpcAccessInterceptor
 from golemline.serving.kserve_internals import (
-    HookedDataPlane,
     HostedRepositoryExtension,
+    InferencePlane,
     add_inference_servicer,
     status_interceptor,
 )
@@ -60,7 +60,7 @@ def _http_status(ex: Exception) -> int | None:
     return next((status for kind, status in kserve_statuses if isinstance(ex, kind)), None)
 
 
-def build_grpc_server(settings: Settings, dataplane: HookedDataPlane,
+def build_grpc_server(settings: Settings, dataplane: InferencePlane,
                       repository_extension: HostedRepositoryExtension) -> aio.Server:
     """An asyncio gRPC server with KServe's servicer, golemline's error mapping, auth and message limits."""
     interceptors: list[aio.ServerInterceptor] = [

@@ -109,7 +109,7 @@ class ReadinessHooks(Protocol):
         """KServe's model metadata → what golemline publishes."""
 
 
-class HookedDataPlane(DataPlane):
+class InferencePlane(DataPlane):
     """KServe's data plane whose readiness, binary decoding and metadata are golemline's (`ReadinessHooks`)."""
 
     def __init__(self, registry: kserve.ModelRepository, hooks: ReadinessHooks) -> None:
@@ -133,7 +133,7 @@ class HookedDataPlane(DataPlane):
         model = self.get_model_from_registry(model_name)
 
         async def kserve_answer() -> bool:
-            answer: bool = await super(HookedDataPlane, self).model_ready(model_name, disable_predictor_health_check)
+            answer: bool = await super(InferencePlane, self).model_ready(model_name, disable_predictor_health_check)
             return answer
 
         return await self.hooks.model_ready(model, not disable_predictor_health_check, kserve_answer)
@@ -182,7 +182,7 @@ class RestServer:
     """KServe's REST server on `host:port` over a data plane, with `after_kserve(app)` run once KServe has added its
     routes and exception handlers (so golemline's handlers replace KServe's)."""
 
-    def __init__(self, dataplane: HookedDataPlane, extension: HostedRepositoryExtension, host: str, port: int,
+    def __init__(self, dataplane: InferencePlane, extension: HostedRepositoryExtension, host: str, port: int,
                  grace_period: int, after_kserve: Callable[[FastAPI], None] = lambda app: None) -> None:
         self._rest = _ServerWithHook(FASTAPI_APP_IMPORT_STRING, dataplane, extension, port, grace_period=grace_period)
         self._rest.after_kserve = after_kserve
@@ -236,7 +236,7 @@ def status_interceptor(status_of: StatusOf) -> aio.ServerInterceptor:
     return _StatusInterceptor(status_of)
 
 
-def add_inference_servicer(server: aio.Server, dataplane: HookedDataPlane,
+def add_inference_servicer(server: aio.Server, dataplane: InferencePlane,
                            extension: HostedRepositoryExtension) -> None:
     """KServe's Open Inference Protocol servicer over golemline's data plane, on `server`."""
     grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(dataplane, extension),

@@ -31,7 +31,7 @@ from golemline.serving.adapter import GolemModel
 from golemline.serving.batching import MicroBatcher
 from golemline.serving.drain import Drain
 from golemline.serving.handlers import quiet_client_errors
-from golemline.serving.kserve_internals import HookedDataPlane, HostedRepositoryExtension, RestServer, rest_app
+from golemline.serving.kserve_internals import HostedRepositoryExtension, InferencePlane, RestServer, rest_app
 from golemline.serving.pipeline_model import PipelineModel
 from golemline.serving.readiness import Readiness
 from golemline.serving.remote import RemoteGolem
@@ -221,7 +221,7 @@ def serve(settings: Settings, golem_names: tuple[str, ...], with_pipeline: bool)
     for model in deployment.models:
         repository.update(model)
     drain = Drain(settings.server.drain_s)
-    dataplane = HookedDataPlane(repository, Readiness(load_error=lambda: deployment.load_error,
+    dataplane = InferencePlane(repository, Readiness(load_error=lambda: deployment.load_error,
                                                       draining=lambda: drain.draining))
     rest = RestServer(dataplane, HostedRepositoryExtension(repository, deployment.models), settings.server.host,
                       settings.server.http_port, finish_s(settings.server, with_pipeline), quiet_client_errors)
