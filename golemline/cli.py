@@ -196,6 +196,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="whose utterances: heldout (default; to report) or calibration (to explore on)")
     fresh.add_argument("--signals-out", type=Path, required=True, help="where to write the recorded signals "
                        "(.gz: gzipped)")
+    voices = gate_actions.add_parser("voices", parents=[settings_options("models", "runtime")],
+                                     help="natural (neural) and robotic voices side by side on held-out")
+    voices.add_argument("--signals", type=Path, required=True, help="the robotic corpus's recorded signals "
+                        "(`golem gate calibrate --signals-out`; in a checkout: docs/gating-signals.jsonl.gz)")
+    natural = voices.add_mutually_exclusive_group()
+    natural.add_argument("--natural-signals", type=Path, help="the natural voices' recorded signals (`--natural-"
+                         "signals-out`); without it they are synthesised with Piper and recorded (needs the "
+                         "`voices` extra)")
+    natural.add_argument("--natural-signals-out", type=Path, help="also write the natural voices' recorded signals "
+                         "here (.gz: gzipped)")
+    voices.add_argument("--cache", type=Path, help="natural voices' corpus directory (default "
+                        "~/.cache/golemline/corpus-v<N>-natural)")
+    voices.add_argument("--max-wrong", type=float, default=GATE_MAX_WRONG, help="the calibrations' level (default "
+                        f"{GATE_MAX_WRONG:g}, the shipped one)")
+    voices.add_argument("--delta", type=float, default=0.1, help="as `golem gate calibrate` (default 0.1)")
+    voices.add_argument("--report", type=Path, help="write the report here (Markdown) instead of printing it")
     compare = gate_actions.add_parser("compare", help="two recorded configurations side by side on held-out, each "
                                       "under its own calibration")
     compare.add_argument("before", type=Path, help="recorded signals (`golem gate calibrate --signals-out`)")
@@ -578,7 +594,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "gate":
             from golemline.evaluation.command import command_gate
 
-            return command_gate(args, settings_from_args(args) if args.action in ("calibrate", "fresh") else None)
+            return command_gate(args, settings_from_args(args) if args.action in ("calibrate", "fresh", "voices")
+                                else None)
         if args.command == "capture":
             from golemline.evaluation.command import command_capture
 

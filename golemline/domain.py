@@ -42,6 +42,22 @@ def _one_line(text: str) -> str:
 
 # -- Scribe ------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class LongFormWindow:
+    """One 30 s window of audio longer than every encoder window, as Whisper's long-form transcription decoded it:
+    where it starts, its own no-speech probability and average log-probability, and how many tokens it gave. The
+    gate judges such audio window by window (`golemline.gating.silent_window`), as Whisper itself does."""
+
+    start_s: float
+    no_speech_prob: float
+    avg_logprob: float
+    tokens: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"start_s": round(self.start_s, 2), "no_speech_prob": round(self.no_speech_prob, 4),
+                "avg_logprob": round(self.avg_logprob, 4), "tokens": self.tokens}
+
+
+@dataclass(frozen=True)
 class Transcript:
     """What the Scribe heard and how sure it is. Signals are None when the model produced no tokens."""
 
@@ -57,14 +73,22 @@ class Transcript:
     # The least likely text token's log-probability: one garbled word in an otherwise fluent transcript ("Play some
     # chairs.") hides in the average but not here. None when the backend does not report it or there are no tokens.
     min_token_logprob: float | None = None
+    # Audio longer than every window: its 30 s windows (None: one encoder window, `window_s`). Then the text and the
+    # average log-probability are the speech windows' only, the compression ratio is the most repetitive speech
+    # window's, and the gate applies Whisper's long-form rule.
+    long_form: tuple[LongFormWindow, ...] | None = None
 
     @property
     def signals(self) -> dict[str, Any]:
-        return {"avg_logprob": self.avg_logprob, "no_speech_prob": self.no_speech_prob,
-                "compression_ratio": round(self.compression_ratio, 3), "rms_dbfs": round(self.rms_dbfs, 1),
-                "duration_s": round(self.duration_s, 3), "words": len(self.text.split()),
-                "window_s": self.window_s, "speech_s": None if self.speech_s is None else round(self.speech_s, 3),
-                "min_token_logprob": self.min_token_logprob}
+        signals: dict[str, Any] = {
+            "avg_logprob": self.avg_logprob, "no_speech_prob": self.no_speech_prob,
+            "compression_ratio": round(self.compression_ratio, 3), "rms_dbfs": round(self.rms_dbfs, 1),
+            "duration_s": round(self.duration_s, 3), "words": len(self.text.split()),
+            "window_s": self.window_s, "speech_s": None if self.speech_s is None else round(self.speech_s, 3),
+            "min_token_logprob": self.min_token_logprob}
+        if self.long_form is not None:  # only then: a one-window transcript's signals stay as they were
+            signals["long_form_windows"] = [window.as_dict() for window in self.long_form]
+        return signals
 
 
 # -- Interpreter -------------------------------------------------------------------------------------------------

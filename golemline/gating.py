@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from golemline.audio import Audio
-from golemline.domain import IntentResult, Reply, Transcript
+from golemline.domain import IntentResult, LongFormWindow, Reply, Transcript
 from golemline.settings import GatingPolicy
 
 REASONS = ("no_speech", "empty_transcript", "low_asr_confidence", "repetitive_transcript", "low_intent_score",
@@ -39,12 +39,40 @@ def check_audio(audio: Audio, policy: GatingPolicy) -> Rejection | None:
     return None
 
 
-def check_transcript(transcript: Transcript, policy: GatingPolicy) -> Rejection | None:
-    """After ASR. Order matters: no-speech first (Whisper's text on noise is fluent and 'confident')."""
+def silent_window(window: LongFormWindow, policy: GatingPolicy) -> bool:
+    """Whisper's own long-form rule (openai-whisper's and faster-whisper's `transcribe`): a 30 s window of long
+    audio is silence only when its no-speech probability is above the bound AND its text is unlikely (average
+    log-probability below the bound). The no-speech probability alone refused clear dictations, whose windows
+    read above the short-command bound, while noise, tones and beeps of the same length were above both bounds in
+    every window; what the rule lets through, the repetition and confidence checks that follow still judge
+    (measured in docs/scribe.md, "Audio over 30 seconds")."""
+    return window.no_speech_prob > policy.max_no_speech_prob and window.avg_logprob < policy.min_avg_logprob
+
+
+def _check_no_speech(transcript: Transcript, policy: GatingPolicy) -> Rejection | None:
+    """One encoder window: the calibrated no-speech bound. Audio longer than every window: the long-form rule,
+    which refuses it only when every window is silence (the short-command figures are left as calibrated)."""
     signals = transcript.signals
+    if transcript.long_form is not None:
+        if all(silent_window(window, policy) for window in transcript.long_form):
+            why = (f"every window decoded ({len(transcript.long_form)}) has a no-speech probability above "
+                   f"{policy.max_no_speech_prob:.2f} and an average log-probability below "
+                   f"{policy.min_avg_logprob:.2f}" if transcript.long_form else "Whisper gave no window any text")
+            return Rejection("scribe", "no_speech", f"long-form rule (audio longer than every encoder window, judged "
+                             f"in 30 s windows): {why}: noise or silence, not speech", signals)
+        return None
     if transcript.no_speech_prob is not None and transcript.no_speech_prob > policy.max_no_speech_prob:
         return Rejection("scribe", "no_speech", f"no-speech probability {transcript.no_speech_prob:.2f} > "
                          f"{policy.max_no_speech_prob:.2f}: noise or silence, not speech", signals)
+    return None
+
+
+def check_transcript(transcript: Transcript, policy: GatingPolicy) -> Rejection | None:
+    """After ASR. Order matters: no-speech first (Whisper's text on noise is fluent and 'confident')."""
+    signals = transcript.signals
+    no_speech = _check_no_speech(transcript, policy)
+    if no_speech is not None:
+        return no_speech
     if len(transcript.text.split()) < policy.min_words or not any(c.isalnum() for c in transcript.text):
         return Rejection("scribe", "empty_transcript", "the transcript has no words", signals)
     if transcript.compression_ratio > policy.max_compression_ratio:

@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from golemline.yamlfile import read_yaml
 
 SHIPPED_INTENTS_FILE = Path(__file__).with_name("bundled") / "intents.yaml"
 """The shipped demo domain (weather, timer, music, news, smalltalk)."""
@@ -163,18 +163,7 @@ def parse_intents(document: Any, source: str) -> IntentSet:
 
 def load_intents(path: str | Path) -> IntentSet:
     """Read and validate an intents file. A missing, unreadable or malformed file is an `IntentsError`."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise IntentsError(f"{path}: cannot read the intents file ({error.strerror or error})") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise IntentsError(f"{path}: not valid YAML{at}") from None
-    return parse_intents(document, str(path))
+    return parse_intents(read_yaml(path, "the intents file", IntentsError), str(path))
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,13 @@ from pathlib import Path
 
 SAMPLE_NAMES = ("weather", "timer", "music", "news", "smalltalk", "misheard", "noise", "silence")
 
+SPOKEN = {"weather": "What is the weather like in Paris today?", "timer": "Set a timer for ten minutes.",
+          "music": "Please play some music.", "news": "What is the news today?",
+          "smalltalk": "Hello, how are you doing today?"}
+"""What each clean sample says (`scripts/make_samples.sh` speaks these), one per shipped intent. The one source of
+demo sentences: the benchmarks' typed requests, the canary's golden set and the WER checks all read them here, so
+a typed request and its spoken sample never drift apart."""
+
 
 def sample(name: str) -> Path:
     """Path of a shipped sample utterance (`weather`, `noise`, ...)."""

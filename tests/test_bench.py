@@ -11,14 +11,18 @@ import numpy as np
 import pytest
 
 from golemline.bench import report, suite
+from golemline.bench.measure import interleave
 from golemline.bench.profile import profile
+from golemline.bench.sections.golems import thread_counts
+from golemline.bench.sections.scribe_windows import mixed_lengths
+from golemline.resources import SPOKEN
 from golemline.settings import Settings
 
 
 def test_interleave_alternates_configurations() -> None:
     order: list[str] = []
-    times = suite._interleave({"a": lambda s: order.append("a"), "b": lambda s: order.append("b")}, rounds=1)
-    assert order[:4] == ["a", "b", "a", "b"] and len(times["a"]) == len(times["b"]) == len(suite.SPOKEN)
+    times = interleave({"a": lambda s: order.append("a"), "b": lambda s: order.append("b")}, rounds=1)
+    assert order[:4] == ["a", "b", "a", "b"] and len(times["a"]) == len(times["b"]) == len(SPOKEN)
 
 
 def test_profile_reports_operators_and_a_batch_size(tmp_path: Path) -> None:
@@ -70,11 +74,11 @@ def test_the_committed_bench_report_renders_every_section_it_holds(tmp_path: Pat
 @pytest.mark.parametrize(("cores", "counts"), [(1, (1, 2)), (2, (1, 2, 4)), (6, (1, 2, 4, 6, 12)),
                                                (16, (1, 2, 4, 8, 16, 32))])
 def test_thread_counts_run_up_to_the_cores_and_twice_them(cores: int, counts: tuple[int, ...]) -> None:
-    assert suite.thread_counts(cores) == counts
+    assert thread_counts(cores) == counts
 
 
 def test_the_mixed_length_workload_spans_1_to_25_seconds() -> None:
-    workload = suite.mixed_lengths(40)
+    workload = mixed_lengths(40)
     short = [a.duration_s for kind, a in workload if kind == "short"]
     long = [a.duration_s for kind, a in workload if kind == "long"]
     assert short and long and len(short) > len(long)

@@ -289,3 +289,49 @@ def test_a_monolith_passes_the_oracle_endpoint_to_its_one_pod() -> None:
     body["spec"]["oracleApi"] = {"url": "http://llm:8000/v1"}  # no model: the CRD refuses it
     with pytest.raises(Exception, match="model"):
         validate(body)
+
+
+# -- capture for labelling (docs/calibration.md): values → spec.capture → the transformer's settings --------------
+def test_capture_is_off_unless_enabled() -> None:
+    [pipeline] = kinds(_render_cached("default"), "GolemPipeline")
+    assert "capture" not in pipeline["spec"]
+
+
+@pytest.mark.parametrize(("values", "spec"), [
+    ({"persistentVolumeClaim": "labels", "rate": 0.5, "verdicts": ["rejected:interpreter"], "maxFiles": 200,
+      "maxBytes": 104857600, "logTranscripts": True},
+     {"persistentVolumeClaim": "labels", "rate": 0.5, "verdicts": ["rejected:interpreter"], "maxFiles": 200,
+      "maxBytes": 104857600, "logTranscripts": True}),
+    ({"url": "s3://labelling/golems"}, {"url": "s3://labelling/golems"}),
+    ({}, {}),  # an emptyDir and golemline's defaults
+], ids=["pvc", "object-store", "defaults"])
+def test_capture_values_reach_the_transformer(values: dict[str, Any], spec: dict[str, Any]) -> None:
+    from golemline.settings import Settings
+
+    docs = render({"capture": {"enabled": True, **values}})
+    [pipeline] = kinds(docs, "GolemPipeline")
+    assert pipeline["spec"]["capture"] == spec
+    validate(pipeline)
+    pipeline["metadata"]["uid"] = "uid-from-the-api-server"
+    [transformer] = [s for s in build_inference_services(pipeline) if s["metadata"]["name"].endswith("-pipeline")]
+    validate(transformer)
+    validate(pod_of(transformer["spec"]["predictor"]))
+    [container] = transformer["spec"]["predictor"]["containers"]
+    settings = Settings.from_env({e["name"]: e["value"] for e in container["env"]
+                                  if e["name"].startswith("GOLEM_") and "value" in e})
+    assert settings.capture_dir == spec.get("url", "/var/lib/golemline/capture")
+    assert settings.capture_rate == spec.get("rate", Settings().capture_rate)
+    assert settings.capture_max_bytes == spec.get("maxBytes", Settings().capture_max_bytes)
+    assert settings.server.log_transcripts is spec.get("logTranscripts", False)
+
+
+@pytest.mark.parametrize("bad", [{"rate": 0}, {"rate": 2}, {"verdicts": ["maybe"]}, {"maxFiles": 0},
+                                 {"url": "labelling/golems"}, {"dir": "/data"}])
+def test_values_schema_rejects_a_bad_capture_value(bad: dict[str, Any]) -> None:
+    with pytest.raises(helm_python.HelmValuesError):
+        render({"capture": {"enabled": True, **bad}})
+
+
+def test_capture_to_an_object_store_and_a_volume_at_once_is_refused() -> None:
+    with pytest.raises(Exception, match="give one"):
+        render({"capture": {"enabled": True, "url": "s3://labelling/golems", "persistentVolumeClaim": "labels"}})

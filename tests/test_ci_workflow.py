@@ -41,3 +41,13 @@ def test_ci_runs_the_readme_test_command_and_the_kind_e2e() -> None:
     text = WORKFLOW.read_text()
     assert "pip install -q -e '.[test]' -e ./operator && python -m pytest" in text
     assert "bash tests/e2e/run_kind.sh" in text
+
+
+def test_the_lowest_direct_job_runs_the_documented_commands() -> None:
+    """docs/contributing.md shows how to reproduce the job: the same commands, in the same order."""
+    job = yaml.safe_load(WORKFLOW.read_text())["jobs"]["lowest-direct"]
+    [run] = [step["run"] for step in job["steps"] if "lowest-direct" in step.get("run", "")]
+    blocks = re.findall(r"```console\n(.*?)```", (ROOT / "docs" / "contributing.md").read_text(), re.S)
+    [block] = [b for b in blocks if "--resolution lowest-direct" in b]
+    documented = [line.removeprefix("$ ") for line in block.splitlines() if line.startswith("$ ")]
+    assert run.strip().splitlines() == documented

@@ -43,6 +43,19 @@ def test_every_batching_property_is_a_server_setting() -> None:
     assert {f"canary{p[0].upper()}{p[1:]}" for p in _spec_schema()["canary"]["properties"]} <= server
 
 
+def test_every_crd_capture_property_is_a_capture_setting() -> None:
+    """The capture settings' own values (where aside: url or a volume) reach the pod under the settings' names."""
+    from golemline_operator.capture import DEFAULT_MAX_BYTES, ENV
+
+    where = {"url", "persistentVolumeClaim"}
+    assert set(_spec_schema()["capture"]["properties"]) - where == set(ENV)
+    by_env = {o.env: o.key for o in OPTIONS}
+    assert {prop: by_env[env] for prop, env in ENV.items()} == {
+        "rate": "capture_rate", "verdicts": "capture_verdicts", "maxFiles": "capture_max_files",
+        "maxBytes": "capture_max_bytes", "logTranscripts": "log_transcripts"}
+    assert Settings().capture_max_bytes == DEFAULT_MAX_BYTES  # the operator sizes the emptyDir by golemline's cap
+
+
 @pytest.mark.parametrize(("section", "prop", "env"), [
     ("gating", "minRmsDbfs", "GOLEM_GATE_MIN_RMS_DBFS"),
     ("gating", "maxReplyCompressionRatio", "GOLEM_GATE_MAX_REPLY_COMPRESSION_RATIO"),
@@ -63,6 +76,8 @@ def _full_spec() -> dict[str, Any]:
     return {"gating": gating, "batching": batching, "canary": {"intervalS": 60},
             "scribe": {"windowsS": [8, 15, 30], "vadTrim": False, "prompt": "Dim the lights. Lock the door."},
             "lifecycle": {"policy": "lru", "budget": "2GiB"},
+            "capture": {"url": "memory://captured", "rate": 0.5, "verdicts": ["rejected:scribe", "accepted"],
+                        "maxFiles": 10, "maxBytes": 4096, "logTranscripts": True},
             "gpuHourlyPrice": 2.5, "golems": {g: {"model": f"/models/{g}", "backend": b, "dtype": "fp16"}
                                                for g, b in (("scribe", "transformers"), ("interpreter", "nli"),
                                                             ("oracle", "causal-lm"))}}
@@ -81,6 +96,10 @@ def test_every_environment_value_the_operator_writes_is_read_by_settings(mode: s
             assert settings.gating.min_words == 1 and settings.gating.max_reply_compression_ratio == 0.5
         assert settings.scribe_windows_s == (8.0, 15.0, 30.0) and settings.scribe_vad_trim is False
         assert settings.scribe_prompt == "Dim the lights. Lock the door."
+        if isvc["metadata"]["labels"]["app.kubernetes.io/component"] in ("transformer", "monolith"):
+            assert (settings.capture_dir, settings.capture_rate, settings.capture_verdicts,
+                    settings.capture_max_files, settings.capture_max_bytes, settings.server.log_transcripts) == \
+                ("memory://captured", 0.5, "rejected:scribe,accepted", 10, 4096, True)
 
 
 def test_one_gpu_decision_for_device_and_dtype() -> None:

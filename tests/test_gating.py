@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 
 from golemline.audio import TARGET_RATE, Audio
-from golemline.domain import IntentResult, Reply, Transcript
-from golemline.gating import REASONS, check_audio, check_intent, check_reply, check_transcript
+from golemline.domain import IntentResult, LongFormWindow, Reply, Transcript
+from golemline.gating import REASONS, check_audio, check_intent, check_reply, check_transcript, silent_window
 from golemline.settings import GatingPolicy
 
 POLICY = GatingPolicy()
@@ -42,6 +42,39 @@ def test_confident_hallucination_on_noise_is_caught_by_no_speech_probability() -
                                  POLICY)
     assert rejection is not None and rejection.reason == "no_speech"
     assert rejection.signals["no_speech_prob"] == 0.95
+
+
+def long_form(*windows: tuple[float, float]) -> Transcript:
+    """A transcript of audio longer than every window, with one (no-speech probability, average log-probability)
+    per 30 s window."""
+    parts = tuple(LongFormWindow(30.0 * k, no_speech, logprob, 40) for k, (no_speech, logprob) in enumerate(windows))
+    highest = max((w.no_speech_prob for w in parts), default=None)
+    return dataclasses.replace(transcript(no_speech_prob=highest), duration_s=44.0, long_form=parts)
+
+
+def test_long_audio_is_silence_only_when_every_window_is_unlikely_text_and_likely_silence() -> None:
+    # A clear dictation's first window: no-speech probability over the short bound, but text Whisper is sure of.
+    dictation = long_form((0.59, -0.24), (0.34, -0.53))
+    assert check_transcript(dictation, POLICY) is None
+    assert dictation.signals["window_s"] is None and len(dictation.signals["long_form_windows"]) == 2
+    noise = check_transcript(long_form((0.93, -1.20), (0.92, -1.10)), POLICY)
+    assert noise is not None and noise.reason == "no_speech" and "long-form rule" in noise.detail
+    assert [w["no_speech_prob"] for w in noise.signals["long_form_windows"]] == [0.93, 0.92]
+    # one window of speech is enough; a window with likely silence but confident text is speech (Whisper's rule)
+    assert check_transcript(long_form((0.93, -1.20), (0.20, -0.40)), POLICY) is None
+    assert not silent_window(LongFormWindow(0.0, 0.93, -0.5, 10), POLICY)
+    assert not silent_window(LongFormWindow(0.0, 0.10, -1.5, 10), POLICY)
+    assert silent_window(LongFormWindow(0.0, 0.31, -1.01, 10), POLICY)
+    nothing = check_transcript(long_form(), POLICY)  # Whisper gave no window any text
+    assert nothing is not None and nothing.reason == "no_speech"
+
+
+def test_the_short_command_rule_is_unchanged_by_the_long_form_one() -> None:
+    """The same signals on one encoder window are refused as before: the calibrated figures still apply there."""
+    one_window = dataclasses.replace(transcript(avg_logprob=-0.24, no_speech_prob=0.59), window_s=10.0)
+    rejection = check_transcript(one_window, POLICY)
+    assert rejection is not None and rejection.reason == "no_speech" and "long-form" not in rejection.detail
+    assert "long_form_windows" not in one_window.signals
 
 
 def test_repetition_is_caught_by_compression_ratio() -> None:

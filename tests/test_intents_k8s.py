@@ -4,7 +4,6 @@ chart's values schema and by the CRD's schema."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from pathlib import Path
@@ -12,8 +11,6 @@ from typing import Any
 
 import jsonschema
 import kmock
-import kopf
-import kopf.testing
 import pytest
 import yaml
 
@@ -21,10 +18,8 @@ from golemline.intents import parse_intents
 from golemline.settings import Settings
 from golemline_operator.builders import INTENTS_ANNOTATION, build_inference_services
 from tests.k8s_schemas import pod_of, validate
+from tests.kmock_cluster import ISVCS, PIPELINES, isvc_names, register_resources, running_operator, until
 from tests.test_chart import CHART, kinds, render
-from tests.test_operator_kmock import ISVCS, PIPELINES, isvc_names, kubeconfig, register_resources, until
-
-__all__ = ["kubeconfig"]  # the kmock tests' autouse fixture: the operator talks to the emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME_FILE = ROOT / "examples" / "intents" / "home.yaml"
@@ -137,19 +132,14 @@ def test_the_crd_says_inline_and_config_map_intents_exclude_each_other() -> None
 
 
 @pytest.mark.asyncio
+@pytest.mark.usefixtures("kubeconfig")
 async def test_the_operator_mounts_inline_intents_under_kmock(kmock: kmock.KubernetesEmulator) -> None:
     register_resources(kmock)
     kmock.objects[PIPELINES, "ml", "home"] = {
         "apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
         "metadata": {"name": "home", "namespace": "ml", "uid": "uid-home", "generation": 1, "resourceVersion": "1"},
         "spec": {"mode": "microservices", "intents": HOME["intents"], "intentsBackground": HOME["background"]}}
-    settings = kopf.OperatorSettings()
-    settings.scanning.disabled = True
-    settings.posting.enabled = False
-    runner = kopf.testing.KopfRunner(["run", "--standalone", "--namespace", "ml", "-m", "golemline_operator.handlers"],
-                                     settings=settings, timeout=180)
-    runner.__enter__()
-    try:
+    async with running_operator(timeout=180):
         await until(lambda: isvc_names(kmock) == {"home-scribe", "home-interpreter", "home-oracle", "home-pipeline"},
                     timeout=120)
         for name in ("home-scribe", "home-interpreter", "home-oracle", "home-pipeline"):
@@ -169,5 +159,3 @@ async def test_the_operator_mounts_inline_intents_under_kmock(kmock: kmock.Kuber
             return "porch light" in annotations[INTENTS_ANNOTATION]
 
         await until(porch, timeout=120)
-    finally:
-        await asyncio.to_thread(runner.__exit__, None, None, None)

@@ -276,3 +276,91 @@ def test_a_bad_probe_or_shutdown_value_is_rejected_by_the_crd_schema(bad: dict[s
 
     with pytest.raises(jsonschema.ValidationError):
         validate(pipeline({"transformer": bad}))
+
+
+# -- capture for labelling: spec.capture → the transformer's (or the monolith's) settings and volume ---------------
+CAPTURE = {"rate": 0.25, "verdicts": ["rejected", "accepted"], "maxFiles": 50, "maxBytes": 10 * 2**20,
+           "logTranscripts": True}
+
+
+def _capture_settings(isvc: dict[str, Any]) -> Any:
+    """The Settings the pod would build from the plain values the operator wrote."""
+    from golemline.settings import Settings
+
+    [container] = isvc["spec"]["predictor"]["containers"]
+    return Settings.from_env({e["name"]: e["value"] for e in container["env"]
+                              if e["name"].startswith("GOLEM_") and "value" in e})
+
+
+@pytest.mark.parametrize(("where", "volume", "directory"), [
+    ({"persistentVolumeClaim": "labels"}, {"persistentVolumeClaim": {"claimName": "labels"}},
+     "/var/lib/golemline/capture"),
+    ({}, {"emptyDir": {"sizeLimit": "74Mi"}}, "/var/lib/golemline/capture"),  # 10 MiB of audio + 64 MiB
+    ({"url": "s3://labelling/golems"}, None, "s3://labelling/golems"),
+], ids=["pvc", "emptydir", "object-store"])
+@pytest.mark.parametrize("mode", ["microservices", "monolith"])
+def test_capture_reaches_the_pipeline_pod_with_its_volume(where: dict[str, Any], volume: dict[str, Any] | None,
+                                                          directory: str, mode: str) -> None:
+    body = pipeline({"mode": mode, "capture": {**CAPTURE, **where}})
+    validate(body)
+    services = build_inference_services(body)
+    capturing = [s for s in services if s["metadata"]["labels"]["app.kubernetes.io/component"]
+                 in ("transformer", "monolith")]
+    assert len(capturing) == 1
+    for isvc in services:
+        validate(isvc)
+        validate(pod_of(isvc["spec"]["predictor"]))
+        settings = _capture_settings(isvc)
+        predictor = isvc["spec"]["predictor"]
+        volumes = {v["name"]: v for v in predictor["volumes"]}
+        mounts = {m["name"]: m["mountPath"] for m in predictor["containers"][0]["volumeMounts"]}
+        if isvc not in capturing:  # a golem sees one stage: it captures nothing and mounts nothing
+            assert settings.capture_dir is None and "capture" not in volumes
+            continue
+        assert (settings.capture_dir, settings.capture_rate, settings.capture_verdicts, settings.capture_max_files,
+                settings.capture_max_bytes, settings.server.log_transcripts) == \
+            (directory, 0.25, "rejected,accepted", 50, 10 * 2**20, True)
+        if volume is None:
+            assert "capture" not in volumes and "capture" not in mounts
+        else:
+            assert {k: v for k, v in volumes["capture"].items() if k != "name"} == volume
+            assert mounts["capture"] == directory
+
+
+def test_without_capture_no_pod_captures() -> None:
+    for isvc in [*build_inference_services(pipeline(GPU_POOL)), *build_inference_services(pipeline(MONOLITH))]:
+        assert _capture_settings(isvc).capture_dir is None
+        assert "capture" not in {v["name"] for v in isvc["spec"]["predictor"]["volumes"]}
+
+
+def test_capture_properties_left_out_keep_golemlines_defaults() -> None:
+    from golemline.settings import Settings
+
+    [isvc] = build_inference_services(pipeline({"mode": "monolith", "capture": {}}))
+    settings, defaults = _capture_settings(isvc), Settings()
+    assert settings.capture_dir == "/var/lib/golemline/capture"
+    assert (settings.capture_rate, settings.capture_verdicts, settings.capture_max_files,
+            settings.capture_max_bytes, settings.server.log_transcripts) == \
+        (defaults.capture_rate, defaults.capture_verdicts, defaults.capture_max_files, defaults.capture_max_bytes,
+         defaults.server.log_transcripts)
+    [volume] = [v for v in isvc["spec"]["predictor"]["volumes"] if v["name"] == "capture"]
+    assert volume["emptyDir"]["sizeLimit"] == f"{defaults.capture_max_bytes // 2**20 + 64}Mi"
+
+
+@pytest.mark.parametrize("bad", [{"rate": 0}, {"rate": 1.5}, {"verdicts": ["maybe"]}, {"verdicts": []},
+                                 {"maxFiles": 0}, {"maxBytes": 0}, {"url": "captured/"}, {"dir": "/data"},
+                                 {"persistentVolumeClaim": ""}, {"logTranscripts": "yes"}])
+def test_a_bad_capture_value_is_rejected_by_the_crd_schema(bad: dict[str, Any]) -> None:
+    import jsonschema
+
+    validate(pipeline({"capture": {"rate": 1, "verdicts": ["rejected:scribe"], "maxFiles": 1}}))  # the edges pass
+    with pytest.raises(jsonschema.ValidationError):
+        validate(pipeline({"capture": bad}))
+
+
+def test_the_crd_refuses_an_object_store_and_a_volume_together() -> None:
+    """The API server evaluates the CEL rule (jsonschema here does not): it must name both properties."""
+    crd = yaml.safe_load((ROOT / "charts" / "golemline" / "crds" / "golemline.io_golempipelines.yaml").read_text())
+    capture = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["capture"]
+    [rule] = capture["x-kubernetes-validations"]
+    assert rule["rule"] == "!(has(self.url) && has(self.persistentVolumeClaim))"

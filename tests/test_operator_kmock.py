@@ -9,51 +9,11 @@ from typing import Any
 
 import kmock
 import kopf
-import kopf.testing
 import pytest
 
-import golemline_operator.handlers  # noqa: F401  (registers the handlers)
+from tests.kmock_cluster import ISVCS, PIPELINES, isvc_names, register_resources, running_operator, until
 
-pytestmark = pytest.mark.asyncio
-
-PIPELINES = "golemline.io/v1alpha1/golempipelines"
-ISVCS = "serving.kserve.io/v1beta1/inferenceservices"
-
-
-@pytest.fixture(autouse=True)
-def kubeconfig(tmp_path: Path, kmock: kmock.KubernetesEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = tmp_path / "kubeconfig"
-    config.write_text(f"""
-kind: Config
-current-context: mock
-clusters: [{{name: mock, cluster: {{server: "{kmock.url!s}"}}}}]
-contexts: [{{name: mock, context: {{cluster: mock, user: mock}}}}]
-users: [{{name: mock, user: {{}}}}]
-""")
-    monkeypatch.setenv("KUBECONFIG", str(config))
-
-
-def isvc_names(emulator: kmock.KubernetesEmulator) -> set[str]:
-    return {key[2] for key, obj in emulator.objects.items() if str(key[0]) == str(kmock.resource(ISVCS))
-            and not obj.deleted}
-
-
-def register_resources(emulator: kmock.KubernetesEmulator) -> None:
-    """GolemPipelines and InferenceServices as namespaced resources with a status subresource."""
-    emulator.resources.load_bundled()
-    for resource, kind in ((PIPELINES, "GolemPipeline"), (ISVCS, "InferenceService")):
-        emulator.resources[resource].kind = kind
-        emulator.resources[resource].namespaced = True
-        emulator.resources[resource].verbs = {"get", "list", "watch", "create", "patch", "update", "delete"}
-        emulator.resources[resource].subresources = {"status"}
-
-
-async def until(condition: Any, timeout: float = 120) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.2)
-
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("kubeconfig")]
 
 async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
     register_resources(kmock)
@@ -63,13 +23,7 @@ async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
         "spec": {"mode": "microservices", "batching": {"maxBatchSize": 8},
                  "golems": {"scribe": {"gpu": {"count": 1}, "nodeSelector": {"pool": "gpu"},
                                        "autoscaling": {"metric": "queueDepth", "target": 4}}}}}
-    settings = kopf.OperatorSettings()
-    settings.scanning.disabled = True
-    settings.posting.enabled = False
-    runner = kopf.testing.KopfRunner(["run", "--standalone", "--namespace", "ml", "-m", "golemline_operator.handlers"],
-                                     settings=settings, timeout=180)
-    runner.__enter__()  # the operator runs in its own thread; kmock answers from this test's event loop
-    try:
+    async with running_operator(timeout=180) as runner:
         # create → one InferenceService per golem plus the transformer, owned by the pipeline
         await until(lambda: isvc_names(kmock) == {"demo-scribe", "demo-interpreter", "demo-oracle", "demo-pipeline"})
         scribe = kmock.objects[ISVCS, "ml", "demo-scribe"]
@@ -121,9 +75,52 @@ async def test_operator_lifecycle(kmock: kmock.KubernetesEmulator) -> None:
         assert owner["uid"] == "uid-demo" and owner["controller"] and owner["blockOwnerDeletion"]
         await kmock.delete("/apis/golemline.io/v1alpha1/namespaces/ml/golempipelines/demo")
         await until(lambda: kmock.objects[PIPELINES, "ml", "demo"].deleted)
-    finally:
-        await asyncio.to_thread(runner.__exit__, None, None, None)  # joining must not block kmock's loop
     assert "InferenceService demo-scribe: created" in runner.output
+
+
+async def test_the_running_operator_hands_capture_to_the_pipeline_pod(kmock: kmock.KubernetesEmulator) -> None:
+    """spec.capture, through the real operator: the transformer gets the settings and the claim as its volume, the
+    golems neither; switching to an object store drops the volume."""
+    from tests.k8s_schemas import pod_of, validate
+
+    register_resources(kmock)
+    kmock.objects[PIPELINES, "ml", "demo"] = {
+        "apiVersion": "golemline.io/v1alpha1", "kind": "GolemPipeline",
+        "metadata": {"name": "demo", "namespace": "ml", "uid": "uid-demo", "generation": 1, "resourceVersion": "1"},
+        "spec": {"capture": {"persistentVolumeClaim": "labels", "verdicts": ["rejected"], "rate": 0.5}}}
+    settings = kopf.OperatorSettings()
+    settings.scanning.disabled = True
+    settings.posting.enabled = False
+    runner = kopf.testing.KopfRunner(["run", "--standalone", "--namespace", "ml", "-m", "golemline_operator.handlers"],
+                                     settings=settings, timeout=180)
+    runner.__enter__()
+
+    def predictor(name: str) -> dict[str, Any]:
+        return plain(kmock.objects[ISVCS, "ml", name]["spec"]["predictor"])
+
+    def env(name: str) -> dict[str, str]:
+        return {e["name"]: e.get("value", "") for e in predictor(name)["containers"][0]["env"]}
+
+    try:
+        await until(lambda: isvc_names(kmock) == {"demo-scribe", "demo-interpreter", "demo-oracle", "demo-pipeline"})
+        transformer = predictor("demo-pipeline")
+        assert {"name": "capture", "persistentVolumeClaim": {"claimName": "labels"}} in transformer["volumes"]
+        assert {"name": "capture", "mountPath": "/var/lib/golemline/capture"} in \
+            transformer["containers"][0]["volumeMounts"]
+        assert (env("demo-pipeline")["GOLEM_CAPTURE_DIR"], env("demo-pipeline")["GOLEM_CAPTURE_VERDICTS"],
+                env("demo-pipeline")["GOLEM_CAPTURE_RATE"]) == ("/var/lib/golemline/capture", "rejected", "0.5")
+        validate(pod_of(transformer))
+        for golem in ("demo-scribe", "demo-interpreter", "demo-oracle"):
+            assert not [k for k in env(golem) if k.startswith("GOLEM_CAPTURE")], golem
+
+        await kmock.patch("/apis/golemline.io/v1alpha1/namespaces/ml/golempipelines/demo",
+                          json={"metadata": {"generation": 2}, "spec": {"capture": {
+                              "persistentVolumeClaim": None, "url": "s3://labelling/golems"}}},
+                          headers={"Content-Type": "application/merge-patch+json"})
+        await until(lambda: env("demo-pipeline").get("GOLEM_CAPTURE_DIR") == "s3://labelling/golems")
+        assert "capture" not in {v["name"] for v in predictor("demo-pipeline")["volumes"]}
+    finally:
+        await asyncio.to_thread(runner.__exit__, None, None, None)
 
 
 def monolith_pipeline(emulator: kmock.KubernetesEmulator) -> None:
@@ -217,16 +214,8 @@ async def test_every_examples_inference_services_carry_probes_a_prestop_and_a_gr
         kmock.objects[PIPELINES, "ml", name] = body
         components = ["monolith"] if spec.get("mode") == "monolith" else ["scribe", "interpreter", "oracle", "pipeline"]
         expected |= {f"{name}-{c}" for c in components}
-    settings = kopf.OperatorSettings()
-    settings.scanning.disabled = True
-    settings.posting.enabled = False
-    runner = kopf.testing.KopfRunner(["run", "--standalone", "--namespace", "ml", "-m", "golemline_operator.handlers"],
-                                     settings=settings, timeout=30)
-    runner.__enter__()
-    try:
+    async with running_operator(timeout=30):
         await until(lambda: isvc_names(kmock) == expected, timeout=60)
-    finally:
-        await asyncio.to_thread(runner.__exit__, None, None, None)
     for name in sorted(expected):
         stored = plain(kmock.objects[ISVCS, "ml", name])
         isvc = {k: stored[k] for k in ("apiVersion", "kind", "metadata", "spec")}

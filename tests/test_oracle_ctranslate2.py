@@ -5,12 +5,13 @@ reproducibly with a seed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from golemline.bench.backends import heldout_reply_requests
 from golemline.domain import ReplyRequest
-from golemline.predictors.oracle import Oracle
+from golemline.predictors.oracle import CausalLM, CTranslate2CausalLM, Oracle
 from golemline.settings import Settings
 from tests.test_oracle import HELD_OUT
 
@@ -77,3 +78,54 @@ def test_seeded_sampling_is_reproducible_and_the_torch_backends_draws() -> None:
         replies += [oracle.run(request)[0], oracle.run(request)[0]]
         oracle.unload()
     assert len({r.text for r in replies}) == 1 and 0 < replies[0].tokens <= 12
+
+
+def test_lone_requests_are_decoded_by_the_draft_and_confirmed(both: dict[str, Oracle]) -> None:
+    """The draft (a small output head) is what decodes a lone request on the CPU, and the full model confirms it:
+    without this the speed-up silently falls back to the full model on every request."""
+    backend = both["ctranslate2"]._loaded_backend()
+    assert backend._draft is not None  # type: ignore[attr-defined]
+    prompts = backend.preprocess(REQUESTS)
+    drafted = [backend._confirmed_draft(p, 48) for p in prompts]  # type: ignore[attr-defined]
+    assert all(d is not None for d in drafted)
+
+
+def test_a_draft_the_full_model_rejects_gives_way_to_the_full_model(both: dict[str, Oracle]) -> None:
+    """A draft whose head lacks a token of the reply writes something else; the full model's check rejects it and
+    the reply is still the full model's, token for token."""
+    from golemline.predictors.ct2draft import confirmed, draft_files, trained_vocabulary
+
+    oracle = both["ctranslate2"]
+    backend = oracle._loaded_backend()
+    request = REQUESTS[0]
+    prompt = backend.preprocess([request])[0]
+    full_reply = backend._generate(backend._model, [prompt], 48)[0].sequences_ids[0]  # type: ignore[attr-defined]
+    tokenizer = backend._tokenizer  # type: ignore[attr-defined]
+    missing = tokenizer.convert_ids_to_tokens(full_reply[0])
+    keep = [t for t in trained_vocabulary(backend.model_dir, tokenizer) or [] if t != missing]
+    import ctranslate2
+
+    good_draft = backend._draft  # type: ignore[attr-defined]
+    backend._draft = ctranslate2.Generator(str(backend.model_dir), files=draft_files(backend.model_dir, keep))  # type: ignore[attr-defined]
+    try:
+        assert backend._confirmed_draft(prompt, 48) is None  # type: ignore[attr-defined]
+        [reply] = oracle.run([request])
+    finally:
+        backend._draft = good_draft  # type: ignore[attr-defined]
+    prompt_ids = tokenizer.convert_tokens_to_ids(prompt)
+    assert confirmed(backend._model, prompt_ids, full_reply)  # type: ignore[attr-defined]
+    assert not confirmed(backend._model, prompt_ids, [full_reply[1], *full_reply[1:]])  # type: ignore[attr-defined]
+    assert (reply.tokens, reply.text) == (len(full_reply), tokenizer.decode(full_reply).split("\n")[0].strip())
+
+
+def test_only_a_greedy_cpu_golemline_model_gets_a_draft_and_its_bytes_are_counted(tmp_path: Path,
+                                                                                 both: dict[str, Oracle]) -> None:
+    """A seed (sampling), or a model golemline did not train, keeps the full model alone; the draft's copy of the
+    weights is in the footprint the lifecycle budgets."""
+    oracle = both["ctranslate2"]
+    model_dir = oracle._loaded_backend().model_dir
+    assert CTranslate2CausalLM.drafts(model_dir, oracle.settings)
+    assert not CTranslate2CausalLM.drafts(model_dir, oracle.settings.with_overrides(seed=7))
+    assert not CTranslate2CausalLM.drafts(tmp_path, oracle.settings)  # no training record: any other model
+    assert oracle.memory_bytes() == oracle.estimated_bytes()
+    assert oracle.estimated_bytes() == 2 * CausalLM.estimate_bytes(model_dir, oracle.settings)

@@ -156,7 +156,7 @@ def test_a_mig_slice_too_small_for_the_monolith_gives_a_split_on_mig_slices(tmp_
     (["--rate", "0", "--p95", "1"], "--rate must be greater than 0"),
     (["--rate", "1", "--p95", "0.001"], "no layout meets the objective"),
     (["--rate", "1", "--p95", "1", "--bench", "docs/performance.md"], "not a readable bench JSON"),
-    (["--rate", "1", "--p95", "1", "--prices", "{tmp}/bad.yaml"], "not YAML"),
+    (["--rate", "1", "--p95", "1", "--prices", "{tmp}/bad.yaml"], "not valid YAML at line"),
     (["--rate", "1", "--p95", "1", "--prices", "{tmp}/missing.yaml"], "cannot read the price table"),
 ])
 def test_user_faults_are_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path,

@@ -6,15 +6,16 @@ import base64
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from golemline.audio import decode
-from golemline.bench.suite import SPOKEN
 from golemline.domain import Transcript
 from golemline.errors import InvalidInput
 from golemline.pipeline import Pipeline
 from golemline.predictors.scribe import Scribe
+from golemline.resources import SPOKEN
 from golemline.serving.protocol import audio_instance
 from golemline.settings import Settings
 from golemline.wer import word_error_rate
@@ -117,6 +118,19 @@ def full_window_scribe() -> Iterator[Scribe]:
     scribe.unload()
 
 
+def _faster_whisper_without_timestamps(backend: Any, audio: Any) -> Transcript:
+    """The reference: faster-whisper's own transcription of one window, without timestamps as our batched decode
+    runs (the Scribe's long-form path uses timestamps, so it is not this reference)."""
+    segments, _ = backend._model.transcribe(
+        audio.samples, beam_size=1, temperature=0.0, condition_on_previous_text=False, without_timestamps=True,
+        compression_ratio_threshold=None, log_prob_threshold=None, no_speech_threshold=None, vad_filter=False,
+        language="en", initial_prompt=backend.settings.prompt.strip() or None)
+    [segment] = list(segments)
+    return Transcript(text=segment.text.strip(), language="en", duration_s=audio.duration_s,
+                      avg_logprob=segment.avg_logprob, no_speech_prob=segment.no_speech_prob,
+                      compression_ratio=segment.compression_ratio, rms_dbfs=audio.rms_dbfs)
+
+
 def test_batched_decoding_on_the_30s_window_matches_windowed_transcription(full_window_scribe: Scribe,
                                                                           samples: Path) -> None:
     backend = full_window_scribe._backend
@@ -125,7 +139,7 @@ def test_batched_decoding_on_the_30s_window_matches_windowed_transcription(full_
     # decoders part ways after five words (test_scribe checks silence padding on its own).
     audios = [decode((samples / f"{name}.wav").read_bytes()) for name in ("weather", "music", "noise")]
     batched = full_window_scribe.run(audios)  # preprocess → one encoder+decoder pass
-    windowed = [backend._one(audio) for audio in audios]  # type: ignore[attr-defined]
+    windowed = [_faster_whisper_without_timestamps(backend, audio) for audio in audios]
     for fast, reference in zip(batched[:2], windowed[:2], strict=True):
         assert word_error_rate(reference.text, fast.text) == 0 and fast.window_s == 30.0
         assert fast.no_speech_prob == pytest.approx(reference.no_speech_prob, abs=0.1)
@@ -203,6 +217,42 @@ def test_audio_longer_than_one_window_is_transcribed_in_windows(resident_pipelin
     long = Audio(np.concatenate([np.zeros(16000 * 32, dtype=np.float32), speech]), 16000, 1)
     [result] = resident_pipeline.golems["scribe"].run([long])
     assert result.duration_s > 30 and "weather" in result.text.lower()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+                    reason="needs espeak-ng and sox (Debian packages; .ci/run installs them)")
+def test_a_clear_dictation_over_30_s_is_heard_and_let_through_and_long_noise_is_not(
+        resident_pipeline: Pipeline, tmp_path: Path) -> None:
+    """Audio over every encoder window is transcribed in 30 s windows and gated on Whisper's long-form rule: a
+    clear ~44 s dictation is accepted with its words (the no-speech probability alone refused it before), while
+    44 s of a tone and of white noise are still refused at the Scribe. Noise can make Whisper loop with confidence
+    in one window, which the rule counts as text; the per-window repetition check refuses it then."""
+    import numpy as np
+
+    from golemline.audio import TARGET_RATE, Audio
+    from golemline.bench.speech_set import INTELLIGIBLE_WER, SPEECH, dictation
+    from golemline.gating import check_audio, check_transcript
+
+    policy = Settings().gating
+    sentences = [text for intent, texts in SPEECH.items() if intent != "off-topic" for text in texts]
+    said, speech = dictation(sentences, ("espeak-ng", "en-gb", 130), tmp_path, 44.0, np.random.default_rng(3))
+    seconds = np.arange(44 * TARGET_RATE) / TARGET_RATE
+    noise = (0.3 * np.random.default_rng(0).standard_normal(len(seconds))).clip(-1, 1)
+    clips = [Audio(np.asarray(x, dtype=np.float32), TARGET_RATE, 1)
+             for x in (speech, 0.3 * np.sin(2 * np.pi * 440 * seconds), noise)]
+    assert all(clip.duration_s > 40 and check_audio(clip, policy) is None for clip in clips)
+    heard, tone, hiss = resident_pipeline.golems["scribe"].run(clips)
+
+    assert heard.window_s is None and heard.long_form is not None and len(heard.long_form) >= 2
+    assert check_transcript(heard, policy) is None
+    assert word_error_rate(said, heard.text) <= INTELLIGIBLE_WER, heard.text
+    refused = check_transcript(tone, policy)
+    assert refused is not None and refused.reason == "no_speech" and "long-form rule" in refused.detail
+    assert refused.signals["window_s"] is None and refused.signals["long_form_windows"]
+    refused = check_transcript(hiss, policy)
+    assert refused is not None and refused.stage == "scribe" and refused.signals["long_form_windows"]
+    assert refused.reason in ("no_speech", "repetitive_transcript")
 
 
 @pytest.mark.skipif(shutil.which("flite") is None or shutil.which("sox") is None,

@@ -18,17 +18,16 @@ from typing import Any
 import httpx
 
 from golemline.bench.loopback import Server, audio_b64
-from golemline.resources import sample
+from golemline.resources import SPOKEN, sample
 
 
 def _instance(model: str, i: int) -> dict[str, Any]:
     if model == "interpreter":
-        return {"text": ["what is the weather in Paris", "set a timer for ten minutes", "play some jazz",
-                         "read me the news", "how are you today"][i % 5]}
+        return {"text": list(SPOKEN.values())[i % len(SPOKEN)]}
     if model == "oracle":
-        return {"text": "what is the weather today", "intent": "weather"}
-    names = ("weather", "timer", "music", "news", "smalltalk")
-    return {"audio": audio_b64(sample(names[i % 5]))}
+        return {"text": SPOKEN["weather"], "intent": "weather"}
+    names = list(SPOKEN)
+    return {"audio": audio_b64(sample(names[i % len(names)]))}
 
 
 def _round(url: str, model: str, concurrency: int, requests: int) -> dict[str, Any]:

@@ -22,9 +22,9 @@ import httpx
 import psutil
 
 from golemline.bench.loopback import Server, audio_b64
-from golemline.resources import sample
+from golemline.resources import SPOKEN, sample
 
-CLEAN = ("weather", "timer", "music", "news", "smalltalk")
+CLEAN = tuple(SPOKEN)
 
 
 def request_for(i: int) -> tuple[str, dict[str, Any]]:
@@ -33,7 +33,7 @@ def request_for(i: int) -> tuple[str, dict[str, Any]]:
     if slot == 0:
         return "pipeline", {"instances": [{"audio": audio_b64(sample(CLEAN[i // 10 % 5]))}]}
     if slot in (1, 2):
-        return "oracle", {"instances": [{"text": "what is the weather today", "intent": "weather"}]}
+        return "oracle", {"instances": [{"text": SPOKEN["weather"], "intent": "weather"}]}
     return "interpreter", {"instances": [{"text": f"please play song number {i}"}]}
 
 

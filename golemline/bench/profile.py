@@ -22,12 +22,12 @@ from typing import Any
 from golemline.domain import IntentRequest, ReplyRequest
 from golemline.predictors.interpreter import Interpreter
 from golemline.predictors.oracle import Oracle
+from golemline.resources import SPOKEN
 from golemline.settings import Settings
 
 TORCH_BACKENDS = {"interpreter": ("embedding", "nli"), "oracle": ("causal-lm",)}  # the first is the fallback
 
-TEXTS = ["what is the weather in Paris", "set a timer for ten minutes", "play some jazz", "read me the news",
-         "how are you today", "will it snow tomorrow", "remind me in an hour", "put on my playlist"]
+TEXTS = list(SPOKEN.values())
 
 
 def _requests(golem: str, n: int) -> list[Any]:
@@ -81,7 +81,7 @@ def profile(golem: str, settings: Settings, trace: Path, batch: int = 16) -> dic
     if settings.golems[golem].backend not in TORCH_BACKENDS[golem]:
         torch_backend: dict[str, Any] = {f"{golem}_backend": TORCH_BACKENDS[golem][0]}
         settings = settings.with_overrides(**torch_backend)
-    model = (Interpreter if golem == "interpreter" else Oracle)(settings)
+    model: Interpreter | Oracle = Interpreter(settings) if golem == "interpreter" else Oracle(settings)
     model.load()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
     report: dict[str, Any] = {"golem": golem, "backend": settings.golems[golem].backend,

@@ -16,6 +16,7 @@ import numpy as np
 
 from golemline.audio import TARGET_RATE, Audio
 from golemline.domain import IntentRequest, IntentResult, Transcript
+from golemline.evaluation.corpus import IN_DOMAIN, OFF_DOMAIN
 from golemline.evaluation.voices import Voice, require
 from golemline.evaluation.voices import speak as synthesise
 from golemline.gating import check_audio, check_intent, check_transcript
@@ -24,14 +25,9 @@ from golemline.predictors.scribe import Scribe
 from golemline.settings import Settings
 from golemline.wer import word_error_rate
 
-SPEECH = {
-    "weather": ["What is the weather today?", "Will it rain in London tomorrow?", "How cold is it outside?"],
-    "timer": ["Set a timer for five minutes.", "Start a countdown of one hour.", "Remind me in ten minutes."],
-    "music": ["Play some jazz.", "Put on my favourite playlist.", "Play a song by the Beatles."],
-    "news": ["What is the news today?", "Read me the headlines.", "What happened in sports today?"],
-    "smalltalk": ["Good morning!", "How are you doing today?", "Thank you very much."],
-    "off-topic": ["The quarterly report is due on Monday.", "Purple elephants dance slowly.", "Mead."],
-}
+SPEECH = {**{intent: list(texts[:3]) for intent, texts in IN_DOMAIN.items()},
+          "off-topic": [*OFF_DOMAIN["statements"][:2], "Mead."]}
+"""The gating corpus's first three requests per intent, two of its off-domain statements and a one-word one."""
 SNRS_DB = (20, 10, 5, 0)
 TUNING_VOICE = ("espeak-ng", "en-us", 150)
 OTHER_VOICES = (("espeak-ng", "en-gb", 130), ("espeak-ng", "en-us+f3", 175), ("flite", "slt", 0))

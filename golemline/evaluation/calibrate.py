@@ -1,7 +1,7 @@
 """Risk-controlled gate thresholds (Learn then Test): choose every stage's thresholds so that, among the answers the
 pipeline gives, the share with the wrong intent stays under a level the user picks, with a stated confidence.
 
-Why this procedure: hand-set thresholds held on the voice they were tuned on and not on others (issue 12). Here
+Why this procedure: hand-set thresholds held on the voice they were tuned on and not on others. Here
 1. the calibration split is cut in two by utterance (a clean take and its noisy copies stay together);
 2. on the first half a path is built from the strictest thresholds to the loosest, one threshold step at a time,
    each step the one that lets new answers through at the lowest share of wrong ones;

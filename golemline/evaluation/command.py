@@ -72,7 +72,45 @@ def command_fresh(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def command_voices(args: argparse.Namespace, settings: Settings) -> int:
+    """`golem gate voices`: the natural voices' recordings (read, or synthesised and recorded) beside the robotic
+    corpus's, reported side by side under the shipped calibration and under calibrations that hear them."""
+    from golemline.evaluation import families
+
+    robotic = read_signals(args.signals)
+    if args.natural_signals:
+        natural = read_signals(args.natural_signals)
+    else:
+        built = corpus.build_natural(args.cache or corpus.default_cache(natural=True), log=True)
+        _log(f"natural voices: {len(built.cases)} cases in {built.root}")
+        natural = signals.record(built, settings, progress=_log)
+        if args.natural_signals_out:
+            write_signals(args.natural_signals_out, natural)
+    for name, rows, given in (("robotic", robotic, args.signals), ("natural", natural, args.natural_signals)):
+        wrong = {r["synth"] for r in rows if families.is_speech(r) and families.family(r["synth"]) != name}
+        if wrong or not any(r["split"] == split for r in rows for split in corpus.SPLITS):
+            raise ConfigError(f"{given}: expected the {name} voices' recorded signals of both splits"
+                              + (f" (found {', '.join(sorted(wrong))} speech)" if wrong else ""))
+    command = "golem gate voices " + " ".join(shlex.quote(a) for a in sys.argv[3:]) \
+        if sys.argv[1:3] == ["gate", "voices"] else "golem gate voices"
+    measured = (f"signals read from {args.signals} and {args.natural_signals}" if args.natural_signals
+                else f"signals recorded by {signals.golems_measured(settings)}")
+    try:
+        text = families.markdown(robotic, natural, GatingPolicy(), args.max_wrong, args.delta, command, measured)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    if args.report:
+        args.report.write_text(text)
+        print(f"report written to {args.report}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def command_gate(args: argparse.Namespace, settings: Settings | None) -> int:
+    if args.action == "voices":
+        assert settings is not None
+        return command_voices(args, settings)
     if args.action == "compare":
         return command_compare(args)
     if args.action == "fresh":

@@ -17,7 +17,7 @@ from golemline.settings import GatingPolicy
 HAND_SET = {  # the thresholds in force before calibration (embedding Interpreter), for the before/after columns
     "max_no_speech_prob": 0.5, "min_avg_logprob": -1.0, "min_token_logprob": OFF, "min_intent_score": 0.35,
     "min_intent_margin": 0.12, "min_open_set_margin": OFF}
-TARGETS = {  # issue 12's acceptance figures, on the held-out split
+TARGETS = {  # the gate's acceptance figures, on the held-out split
     "non-speech rejected": (">=", 0.98), "off-domain speech rejected": (">=", 0.95),
     "clean in-domain rejected": ("<=", 0.05), "wrong among accepted": ("<=", 0.02),
     "wrong among accepted at 10 dB": ("<=", 0.05), "clean in-domain accuracy": (">=", 0.93),
@@ -41,7 +41,7 @@ class Rate:
         return f"{self.value:.3f} ({self.k}/{self.n}; 95% CI {low:.3f}–{high:.3f})"
 
     def verdict(self, max_wrong: float | None = None) -> str:
-        """Met or not against the issue's target; the wrong-answer row against `max_wrong` when given (the level
+        """Met or not against the gate's target; the wrong-answer row against `max_wrong` when given (the level
         the calibration was asked for, which is what it promises)."""
         if self.name not in TARGETS or not self.n:
             return ""
@@ -217,7 +217,7 @@ def markdown(calibration: Calibration, policy: GatingPolicy, heldout: Signals, c
         "phrasings that calibration never saw (see *The corpus*). Intervals are 95% Clopper-Pearson.",
         *([f"Golems: {measured}."] if measured else []), "",
         "## Held-out results", "",
-        "| measure | calibrated gate | target (issue 12) | hand-set thresholds before (same golems) |",
+        "| measure | calibrated gate | target | hand-set thresholds before (same golems) |",
         "| --- | --- | --- | --- |",
         *[f"| {r.name} | {r.cell()} | {r.verdict(calibration.max_wrong)} | {b.cell()} |"
           for r, b in zip(outcome.headline(), before, strict=True)], "",

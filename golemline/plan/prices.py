@@ -7,9 +7,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from golemline.errors import ConfigError
+from golemline.yamlfile import parse_yaml, read_yaml
 
 KINDS = ("cpu", "gpu", "mig")
 GIB = 1024**3
@@ -66,19 +65,10 @@ def _device(entry: Any, where: str) -> Device:
 def load(path: Path | None = None) -> PriceTable:
     """The table at `path`, or the shipped default."""
     if path is None:
-        text, where = resources.files("golemline.plan").joinpath("prices.yaml").read_text(), "default prices"
+        where = "default prices"
+        data = parse_yaml(resources.files("golemline.plan").joinpath("prices.yaml").read_text(), where, ConfigError)
     else:
-        try:
-            text, where = path.read_text(), str(path)
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the price table ({exc.strerror})") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "parse error"
-        raise ConfigError(f"{where}: not YAML ({problem}{at})") from exc
+        where, data = str(path), read_yaml(path, "the price table", ConfigError)
     if not isinstance(data, dict) or not isinstance(data.get("devices"), list) or not data["devices"]:
         raise ConfigError(f"{where}: expected a mapping with a non-empty `devices` list")
     devices = [_device(entry, where) for entry in data["devices"]]

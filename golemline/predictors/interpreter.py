@@ -244,7 +244,7 @@ class Interpreter(Golem[IntentRequest, IntentResult]):
 
     def warm_up_batch(self) -> list[IntentRequest]:
         """One sentence against the configured intents: tokenizer, encoder and label embeddings all run once."""
-        return [IntentRequest.create("what is the weather like today", intents=self.settings.intents)]
+        return [IntentRequest.create(self.settings.intents.labels[0].examples[0], intents=self.settings.intents)]
 
     @property
     def thresholds(self) -> IntentThresholds:

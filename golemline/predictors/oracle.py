@@ -144,13 +144,34 @@ class CTranslate2CausalLM(CausalLM):
 
     Seeded sampling (`--seed`, a development aid) runs on the torch backend instead: CTranslate2 keeps one random
     state per worker thread, seeded once when the thread first samples, so it cannot replay a seed per request as
-    `--seed` promises. With a seed this backend loads and delegates to `CausalLM`, whose draws it then gives."""
+    `--seed` promises. With a seed this backend loads and delegates to `CausalLM`, whose draws it then gives.
+
+    On the CPU, a golemline-trained model also gets a draft with a small output head (`ct2draft`): a lone request is
+    decoded by the draft and kept only when the full model confirms every token, which cuts the output head's cost
+    per token (most of a step for the bundled model) and keeps the full model's replies."""
 
     def __init__(self, model_dir: Path, settings: Settings) -> None:
         super().__init__(model_dir, settings)
         self._config_: Any = None
         self._bytes = 0
         self._seeded: CausalLM | None = None  # the torch backend, when replies are sampled with a seed
+        self._draft: Any = None  # the small-head draft generator (`ct2draft`), when this model has one
+        self._end_tokens: list[str] = []
+
+    @classmethod
+    def drafts(cls, model_dir: Path, settings: Settings) -> bool:
+        """Whether this backend loads a draft next to the model: greedy decoding on the CPU of a golemline-trained
+        model (on a GPU the output head is cheap; other models have no vocabulary to keep)."""
+        from golemline.predictors.ct2draft import TRAINING_RECORD
+
+        return (settings.seed is None and settings.resolved_device == "cpu"
+                and (model_dir / TRAINING_RECORD).is_file())
+
+    @classmethod
+    def estimate_bytes(cls, model_dir: Path, settings: Settings) -> int:
+        """The weights in the dtype, twice when a draft is loaded (it holds its own copy of every weight)."""
+        weights = super().estimate_bytes(model_dir, settings)
+        return 2 * weights if cls.drafts(model_dir, settings) else weights
 
     def load(self) -> None:
         if self.settings.seed is not None:
@@ -161,18 +182,26 @@ class CTranslate2CausalLM(CausalLM):
         from transformers import AutoConfig, AutoTokenizer
 
         from golemline.predictors.ct2convert import COMPUTE_TYPES, converted_files
+        from golemline.predictors.ct2draft import draft_files, trained_vocabulary
 
         tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        files = converted_files(self.model_dir)
-        try:
-            model = ctranslate2.Generator(str(self.model_dir), device=self.device,
-                                          compute_type=COMPUTE_TYPES[self.dtype],
-                                          intra_threads=self.settings.threads or 0, files=files)
-        except ValueError as exc:  # e.g. bf16 on a CPU without bf16 instructions
-            raise ConfigError(f"oracle: dtype {self.dtype} is not usable on {self.device} ({exc}); "
-                              "use --dtype fp32 or int8 on CPU, fp16 on GPU") from exc
+
+        def generator(files: dict[str, bytes]) -> Any:
+            try:
+                return ctranslate2.Generator(str(self.model_dir), device=self.device,
+                                             compute_type=COMPUTE_TYPES[self.dtype],
+                                             intra_threads=self.settings.threads or 0, files=files)
+            except ValueError as exc:  # e.g. bf16 on a CPU without bf16 instructions
+                raise ConfigError(f"oracle: dtype {self.dtype} is not usable on {self.device} ({exc}); "
+                                  "use --dtype fp32 or int8 on CPU, fp16 on GPU") from exc
+
+        model = generator(converted_files(self.model_dir))
+        keep = trained_vocabulary(self.model_dir, tokenizer) if self.drafts(self.model_dir, self.settings) else None
+        self._draft = generator(draft_files(self.model_dir, keep)) if keep else None
+        newline = tokenizer.convert_ids_to_tokens(tokenizer.encode("\n", add_special_tokens=False))[-1]
+        self._end_tokens = [tokenizer.eos_token, newline]
         self._config_ = AutoConfig.from_pretrained(self.model_dir)
         self._bytes = self.estimate_bytes(self.model_dir, self.settings)
         self._tokenizer, self._model = tokenizer, model
@@ -180,6 +209,7 @@ class CTranslate2CausalLM(CausalLM):
     def unload(self) -> None:
         super().unload()
         self._config_ = None
+        self._draft = None
         if self._seeded is not None:
             self._seeded.unload()
             self._seeded = None
@@ -202,18 +232,33 @@ class CTranslate2CausalLM(CausalLM):
 
     def _forward(self, prompts: Any) -> tuple[Any, int, float]:
         """One greedy `generate_batch` for the batch (no padding: CTranslate2 masks ragged prompts itself), stopping
-        at end of text or the first newline, which is kept in the reply's tokens as the torch backend keeps it."""
+        at end of text or the first newline, which is kept in the reply's tokens as the torch backend keeps it.
+        A lone request goes through the draft first, when there is one (`_confirmed_draft`)."""
         if self._seeded is not None:
             return self._seeded._forward(prompts)
-        tokenizer = self._tokenizer
-        newline = tokenizer.convert_ids_to_tokens(tokenizer.encode("\n", add_special_tokens=False))[-1]
         longest = max(len(p) for p in prompts)
         room = min(self.settings.max_new_tokens, self._context() - longest)
         started = time.perf_counter()
-        results = self._model.generate_batch(prompts, max_length=room, end_token=[tokenizer.eos_token, newline],
-                                             return_end_token=True, include_prompt_in_result=False,
-                                             sampling_topk=1)
+        drafted = self._confirmed_draft(prompts[0], room) if self._draft is not None and len(prompts) == 1 else None
+        if drafted is not None:
+            return [drafted], longest, time.perf_counter() - started
+        results = self._generate(self._model, prompts, room)
         return [r.sequences_ids[0] for r in results], longest, time.perf_counter() - started
+
+    def _generate(self, generator: Any, prompts: list[list[str]], room: int) -> Any:
+        return generator.generate_batch(prompts, max_length=room, end_token=self._end_tokens, return_end_token=True,
+                                        include_prompt_in_result=False, sampling_topk=1)
+
+    def _confirmed_draft(self, prompt: list[str], room: int) -> list[int] | None:
+        """The draft's greedy reply (token ids of the full vocabulary) when the full model confirms every token;
+        None when it does not (the full model then decodes). The draft's ids index its own head, so its reply is
+        read as token strings."""
+        from golemline.predictors.ct2draft import confirmed
+
+        tokenizer = self._tokenizer
+        [result] = self._generate(self._draft, [prompt], room)
+        reply = tokenizer.convert_tokens_to_ids(result.sequences[0])
+        return reply if confirmed(self._model, tokenizer.convert_tokens_to_ids(prompt), reply) else None
 
     def postprocess(self, outputs: tuple[Any, int, float], batch: list[ReplyRequest]) -> list[Reply]:
         if self._seeded is not None:
@@ -237,5 +282,5 @@ class Oracle(Golem[ReplyRequest, Reply]):
 
     def warm_up_batch(self) -> list[ReplyRequest]:
         """A request of the first configured intent: prompt building, prefill and a few decoding steps."""
-        names = self.settings.intents.names
-        return [ReplyRequest.create("what is the weather like today", names[0], names)]
+        intents = self.settings.intents
+        return [ReplyRequest.create(intents.labels[0].examples[0], intents.names[0], intents.names)]

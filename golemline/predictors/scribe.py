@@ -11,6 +11,7 @@ Backends:
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,9 @@ import numpy as np
 
 from golemline.audio import TARGET_RATE, Audio
 from golemline.devices import single_threaded_numpy_blas
-from golemline.domain import Transcript, compression_ratio, rounded
+from golemline.domain import LongFormWindow, Transcript, compression_ratio, rounded
 from golemline.errors import ConfigError, InvalidInput
+from golemline.gating import silent_window
 from golemline.predictors import ct2_weights
 from golemline.predictors.base import (
     Backend,
@@ -31,25 +33,45 @@ from golemline.predictors.base import (
     torch_dtype,
     torch_module_bytes,
 )
-from golemline.predictors.speech_window import WHISPER_WINDOW_S, frames, trim_to_speech, window_for
+from golemline.predictors.speech_window import (
+    FRAMES_PER_SECOND,
+    WHISPER_WINDOW_S,
+    frames,
+    trim_to_speech,
+    window_for,
+)
 from golemline.settings import Settings
 
 
-@dataclass
-class _Ct2Inputs:
-    """Scribe features for one batch: utterances grouped by encoder window (one batched pass per window), and audio
-    longer than every window (transcribed in 30 s windows)."""
+@dataclass(frozen=True)
+class Decoded:
+    """One utterance as any backend decodes it: the text (as decoded, before stripping) and the signals the gate
+    reads. Both backends produce this, so the loop check and the Transcript are written once."""
 
-    windows: dict[float, tuple[list[int], np.ndarray]]  # window seconds → (batch positions, log-mel features)
+    text: str
+    avg_logprob: float | None
+    no_speech_prob: float | None
+    min_token_logprob: float | None = None
+
+
+@dataclass
+class ScribeInputs:
+    """Scribe features for one batch: utterances grouped by encoder window (one batched pass per window), and audio
+    longer than every window (for a backend that transcribes it in 30 s windows of its own)."""
+
+    windows: dict[float, tuple[list[int], Any]]  # window seconds → (batch positions, the backend's stacked features)
     long: dict[int, Audio]  # batch position → audio longer than every window
     speech_s: list[float | None]  # speech the VAD found, per batch position (None: not trimmed)
 
 
 @dataclass
-class _Ct2Outputs:
-    inputs: _Ct2Inputs
-    decoded: dict[float, list[Any]]  # window → CTranslate2 results, in the order of the window's batch positions
+class ScribeOutputs:
+    """Per window: the batch positions decoded on it and the backend's raw output per position (in that order);
+    the long audio already transcribed whole; the speech seconds per batch position."""
+
+    decoded: dict[float, tuple[list[int], list[Any]]]
     long: dict[int, Transcript]
+    speech_s: list[float | None]
 
 
 def fit_to_window(features: np.ndarray, window_s: float, as_silence: bool = True) -> np.ndarray:
@@ -100,7 +122,108 @@ def prepare_clips(batch: list[Audio], windows: tuple[float, ...], trim: bool
     return dict(sorted(groups.items())), long, speech
 
 
-class CTranslate2Whisper(Backend[Audio, Transcript]):
+class ScribeBackend(Backend[Audio, Transcript]):
+    """What every Whisper backend does the same way, written once: bucket the batch by encoder window, decode each
+    bucket in one pass, decode again on the 30 s window what looped on a shorter one, and turn `Decoded` rows into
+    Transcripts. A backend says only how to make features, decode one bucket and read its raw outputs."""
+
+    transcribes_long = False
+    """True: the backend transcribes audio longer than every window itself (`_long_form`); False: such audio is cut to
+    Whisper's 30 s window, as the model's own feature extractor does."""
+
+    @abstractmethod
+    def _features(self, clips: list[Audio], window_s: float) -> Any:
+        """The clips' log-mel features, each fitted to the window, stacked into one batch."""
+
+    @abstractmethod
+    def _decode(self, features: Any, window_s: float) -> list[Any]:
+        """One encoder pass and one batched greedy decode of a bucket: the raw output per row, in row order."""
+
+    @abstractmethod
+    def _texts(self, outputs: list[Any]) -> list[str]:
+        """The decoded text of each raw output (the loop check reads it)."""
+
+    @abstractmethod
+    def _read(self, outputs: list[Any]) -> list[Decoded]:
+        """Raw outputs → text and signals (CPU work, after the device is done)."""
+
+    @abstractmethod
+    def _to_full_window(self, row: Any) -> Any:
+        """One row of a bucket's features, padded to Whisper's 30 s window."""
+
+    @abstractmethod
+    def _stack(self, rows: list[Any]) -> Any:
+        """Feature rows stacked into one batch."""
+
+    def _long_form(self, audio: Audio) -> Transcript:
+        """Audio longer than every window, transcribed whole (only for backends with `transcribes_long`)."""
+        raise NotImplementedError(f"{type(self).__name__} cuts long audio to the 30 s window")
+
+    def preprocess(self, batch: list[Audio]) -> ScribeInputs:
+        """Log-mel features per window bucket (each utterance padded to the smallest window that holds it)."""
+        groups, long, speech = prepare_clips(batch, self.settings.scribe_windows_s, self.settings.scribe_vad_trim)
+        if long and not self.transcribes_long:
+            groups.setdefault(WHISPER_WINDOW_S, []).extend(long.items())
+            long = {}
+        windows = {window: ([i for i, _ in clips], self._features([clip for _, clip in clips], window))
+                   for window, clips in sorted(groups.items())}
+        return ScribeInputs(windows, long, speech)
+
+    def _forward(self, inputs: ScribeInputs) -> ScribeOutputs:
+        """One encoder pass and one decoder call per window bucket; audio longer than every window transcribed
+        whole by a backend that can."""
+        decoded = {window: (positions, self._decode(features, window))
+                   for window, (positions, features) in inputs.windows.items()}
+        return ScribeOutputs(self._redo_loops_on_full_window(inputs, decoded),
+                             {i: self._long_form(audio) for i, audio in inputs.long.items()}, inputs.speech_s)
+
+    def _redo_loops_on_full_window(self, inputs: ScribeInputs, decoded: dict[float, tuple[list[int], list[Any]]]
+                                   ) -> dict[float, tuple[list[int], list[Any]]]:
+        """An utterance whose short-window decode loops ("Tell me a joke Tell me a joke ...": 12 of 687
+        calibration cases of the gating corpus, most of them clean flite speech) is decoded again on Whisper's own
+        30 s window (features padded with the silence value), where the same audio decoded cleanly in every one of
+        those cases. Only loops pay twice."""
+        redo_positions: list[int] = []
+        redo_rows: list[Any] = []
+        out: dict[float, tuple[list[int], list[Any]]] = {}
+        for window, (positions, outputs) in decoded.items():
+            loops = set() if window >= WHISPER_WINDOW_S else {
+                j for j, text in enumerate(self._texts(outputs)) if compression_ratio(text) > LOOP_RATIO}
+            features = inputs.windows[window][1]
+            for j in sorted(loops):
+                redo_rows.append(self._to_full_window(features[j]))
+                redo_positions.append(positions[j])
+            keep = [j for j in range(len(positions)) if j not in loops]
+            if keep:
+                out[window] = ([positions[j] for j in keep], [outputs[j] for j in keep])
+        if redo_rows:
+            again = self._decode(self._stack(redo_rows), WHISPER_WINDOW_S)
+            if WHISPER_WINDOW_S in out:  # the 30 s bucket already had utterances of its own
+                earlier_positions, earlier = out[WHISPER_WINDOW_S]
+                redo_positions, again = earlier_positions + redo_positions, earlier + again
+            out[WHISPER_WINDOW_S] = (redo_positions, again)
+        return out
+
+    def postprocess(self, outputs: ScribeOutputs, batch: list[Audio]) -> list[Transcript]:
+        """One Transcript per utterance, in batch order (long audio's, transcribed whole, as `_long_form` made it)."""
+        rows = {i: (window, row) for window, (positions, raw) in outputs.decoded.items()
+                for i, row in zip(positions, self._read(raw), strict=True)}
+        results = []
+        for i, audio in enumerate(batch):
+            if i in outputs.long:
+                results.append(outputs.long[i])
+                continue
+            window, row = rows[i]
+            text = row.text.strip()
+            results.append(Transcript(text=text, language=LANGUAGE, duration_s=audio.duration_s,
+                                      avg_logprob=rounded(row.avg_logprob), no_speech_prob=rounded(row.no_speech_prob),
+                                      compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs,
+                                      window_s=window, speech_s=outputs.speech_s[i],
+                                      min_token_logprob=rounded(row.min_token_logprob)))
+        return results
+
+
+class CTranslate2Whisper(ScribeBackend):
     """faster-whisper; temperature 0 and no built-in thresholds, so the raw signals reach our gate."""
 
     COMPUTE_TYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "int8"}
@@ -141,69 +264,47 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
     def memory_bytes(self) -> int:
         return self._held_bytes if self._model is not None else 0
 
-    def _one(self, audio: Audio) -> Transcript:
+    transcribes_long = True
+
+    def _long_form(self, audio: Audio) -> Transcript:
+        """Audio longer than every window: Whisper's long-form transcription, with timestamps, so each window ends
+        where its last sentence ends and the next starts there (without them a window's decode stopped after its
+        first sentence and dropped the rest: docs/scribe.md). Each window's signals are kept for the gate's
+        long-form rule; the windows that rule calls silence give no text, as in Whisper's own `transcribe`."""
         segments, info = self._model.transcribe(
             audio.samples, beam_size=1, temperature=0.0, condition_on_previous_text=False,
-            without_timestamps=True, compression_ratio_threshold=None, log_prob_threshold=None,
+            without_timestamps=False, compression_ratio_threshold=None, log_prob_threshold=None,
             no_speech_threshold=None, vad_filter=False, language=LANGUAGE,
             initial_prompt=self.settings.prompt.strip() or None)
-        segments = list(segments)
-        text = "".join(s.text for s in segments).strip()
-        tokens = [len(s.tokens) for s in segments]
-        avg_logprob = (sum(s.avg_logprob * n for s, n in zip(segments, tokens, strict=True)) / sum(tokens)
-                       if sum(tokens) else None)
-        no_speech = max((s.no_speech_prob for s in segments), default=None)
+        by_window: dict[int, list[Any]] = {}
+        for segment in segments:
+            by_window.setdefault(segment.seek, []).append(segment)
+        windows = [(LongFormWindow(start_s=seek / FRAMES_PER_SECOND, no_speech_prob=parts[0].no_speech_prob,
+                                   avg_logprob=parts[0].avg_logprob, tokens=sum(len(s.tokens) for s in parts)),
+                    "".join(s.text for s in parts)) for seek, parts in sorted(by_window.items())]
+        heard = [(window, text) for window, text in windows if not silent_window(window, self.settings.gating)]
+        text = "".join(text for _, text in heard).strip()
+        tokens = sum(window.tokens for window, _ in heard)
+        avg_logprob = sum(window.avg_logprob * window.tokens for window, _ in heard) / tokens if tokens else None
+        no_speech = max((window.no_speech_prob for window, _ in windows), default=None)
+        # Repetition is judged per window too, as Whisper does: a long text compresses better than a command's.
+        repetition = max((compression_ratio(said.strip()) for _, said in heard), default=0.0)
         return Transcript(text=text, language=info.language, duration_s=audio.duration_s,
                           avg_logprob=rounded(avg_logprob), no_speech_prob=rounded(no_speech),
-                          compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs)
+                          compression_ratio=repetition, rms_dbfs=audio.rms_dbfs,
+                          long_form=tuple(window for window, _ in windows))
 
-    def preprocess(self, batch: list[Audio]) -> _Ct2Inputs:
-        """Log-mel features per window bucket (each utterance padded to the smallest window that holds it)."""
-        groups, long, speech = prepare_clips(batch, self.settings.scribe_windows_s, self.settings.scribe_vad_trim)
+    def _features(self, clips: list[Audio], window_s: float) -> np.ndarray:
         extractor = self._model.feature_extractor
-        windows = {window: ([i for i, _ in clips],
-                            np.stack([fit_to_window(extractor(clip.samples), window, self.pad_as_silence)
-                                      for _, clip in clips]))
-                   for window, clips in groups.items()}
-        return _Ct2Inputs(windows, long, speech)
+        return np.stack([fit_to_window(extractor(clip.samples), window_s, self.pad_as_silence) for clip in clips])
 
-    def _forward(self, inputs: _Ct2Inputs) -> _Ct2Outputs:
-        """One encoder pass and one decoder call per window bucket; faster-whisper's windowed transcription
-        (monolithic: features, model and text in one call) for audio longer than every window."""
-        decoded = {window: self._decode_batch(features, window) for window, (_, features) in inputs.windows.items()}
-        self._redo_loops_on_full_window(inputs, decoded)
-        return _Ct2Outputs(inputs, decoded, {i: self._one(audio) for i, audio in inputs.long.items()})
+    def _to_full_window(self, row: np.ndarray) -> np.ndarray:
+        return fit_to_window(row, WHISPER_WINDOW_S, self.pad_as_silence)
 
-    def _redo_loops_on_full_window(self, inputs: _Ct2Inputs, decoded: dict[float, list[Any]]) -> None:
-        """An utterance whose short-window decode loops ("Tell me a joke Tell me a joke ...": 12 of 687
-        calibration cases of the gating corpus, most of them clean flite speech) is decoded again on Whisper's own
-        30 s window, where the same audio decoded cleanly in every one of those cases. Only loops pay twice."""
-        redo: list[tuple[int, np.ndarray]] = []
-        for window in [w for w in decoded if w < WHISPER_WINDOW_S]:
-            (positions, features), outputs = inputs.windows[window], decoded[window]
-            tokenizer = self._tokenizer()
-            loops = [j for j, output in enumerate(outputs)
-                     if compression_ratio(tokenizer.decode(output.sequences_ids[0])) > LOOP_RATIO]
-            if not loops:
-                continue
-            redo += [(positions[j], fit_to_window(features[j], WHISPER_WINDOW_S, self.pad_as_silence)) for j in loops]
-            keep = [j for j in range(len(positions)) if j not in loops]
-            inputs.windows[window] = ([positions[j] for j in keep], features[keep])
-            decoded[window] = [outputs[j] for j in keep]
-            if not keep:
-                del inputs.windows[window], decoded[window]
-        if redo:
-            stacked = np.stack([f for _, f in redo])
-            outputs = self._decode_batch(stacked, WHISPER_WINDOW_S)
-            positions = [i for i, _ in redo]
-            if WHISPER_WINDOW_S in inputs.windows:  # the 30 s bucket already had utterances of its own
-                earlier, features = inputs.windows[WHISPER_WINDOW_S]
-                positions, stacked = earlier + positions, np.concatenate([features, stacked])
-                outputs = decoded[WHISPER_WINDOW_S] + outputs
-            inputs.windows[WHISPER_WINDOW_S] = (positions, stacked)
-            decoded[WHISPER_WINDOW_S] = outputs
+    def _stack(self, rows: list[np.ndarray]) -> np.ndarray:
+        return np.stack(rows)
 
-    def _decode_batch(self, features: np.ndarray, window_s: float = WHISPER_WINDOW_S) -> list[Any]:
+    def _decode(self, features: np.ndarray, window_s: float = WHISPER_WINDOW_S) -> list[Any]:
         from faster_whisper.transcribe import get_suppressed_tokens
 
         whisper = self._model
@@ -225,23 +326,19 @@ class CTranslate2Whisper(Backend[Audio, Transcript]):
         whisper = self._model
         return Tokenizer(whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe", language=LANGUAGE)
 
-    def postprocess(self, outputs: _Ct2Outputs, batch: list[Audio]) -> list[Transcript]:
-        inputs, results = outputs.inputs, dict(outputs.long)
+    def _texts(self, outputs: list[Any]) -> list[str]:
         tokenizer = self._tokenizer()
-        for window, raw in outputs.decoded.items():
-            for i, output in zip(inputs.windows[window][0], raw, strict=True):
-                tokens = output.sequences_ids[0]
-                text = tokenizer.decode(tokens).strip()
-                # CTranslate2 returns the length-normalised score; faster-whisper's avg_logprob divides by len + 1.
-                avg_logprob = output.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else None
-                audio = batch[i]
-                results[i] = Transcript(text=text, language=LANGUAGE, duration_s=audio.duration_s,
-                                        avg_logprob=rounded(avg_logprob),
-                                        no_speech_prob=rounded(output.no_speech_prob),
-                                        compression_ratio=compression_ratio(text), rms_dbfs=audio.rms_dbfs,
-                                        window_s=window, speech_s=inputs.speech_s[i],
-                                        min_token_logprob=rounded(_min_token_logprob(tokens, output.logits[0])))
-        return [results[i] for i in range(len(batch))]
+        return [tokenizer.decode(output.sequences_ids[0]) for output in outputs]
+
+    def _read(self, outputs: list[Any]) -> list[Decoded]:
+        rows = []
+        for output, text in zip(outputs, self._texts(outputs), strict=True):
+            tokens = output.sequences_ids[0]
+            # CTranslate2 returns the length-normalised score; faster-whisper's avg_logprob divides by len + 1.
+            rows.append(Decoded(text=text, avg_logprob=output.scores[0] * len(tokens) / (len(tokens) + 1)
+                                if tokens else None, no_speech_prob=output.no_speech_prob,
+                                min_token_logprob=_min_token_logprob(tokens, output.logits[0])))
+        return rows
 
 
 PREVIOUS_TEXT_TOKENS = 223
@@ -270,13 +367,7 @@ def _min_token_logprob(tokens: list[int], step_logits: list[Any]) -> float | Non
     return worst
 
 
-_HfOutputs = tuple[dict[float, tuple[list[int], list[list[int]], list[float], list[float], list[float | None]]],
-                   list[float | None]]
-"""Per window: (batch positions, generated tokens, summed and least token log-probabilities, no-speech
-probabilities); and the speech seconds per batch position."""
-
-
-class TransformersWhisper(Backend[Audio, Transcript]):
+class TransformersWhisper(ScribeBackend):
     """Hugging Face Whisper with a batched greedy decoder (one encoder pass for the whole batch)."""
 
     max_new_tokens = 128
@@ -328,19 +419,24 @@ class TransformersWhisper(Backend[Audio, Transcript]):
             return before + [sot] + [t for t in (language, task) if t is not None] + [no_timestamps], len(before)
         return before + [sot, no_timestamps], len(before)
 
-    def preprocess(self, batch: list[Audio]) -> tuple[dict[float, tuple[list[int], Any]], list[float | None]]:
-        """Log-mel features per window bucket, each utterance padded to its window (audio longer than every
-        window is cut to Whisper's 30 s, as the model's own feature extractor does)."""
-        groups, long, speech = prepare_clips(batch, self.settings.scribe_windows_s, self.settings.scribe_vad_trim)
-        if long:
-            groups.setdefault(WHISPER_WINDOW_S, []).extend(long.items())
-        windows = {}
-        for window, clips in sorted(groups.items()):
-            features = self._processor.feature_extractor(
-                [clip.samples for _, clip in clips], sampling_rate=TARGET_RATE, return_tensors="pt",
-                padding="max_length", max_length=int(window * TARGET_RATE), truncation=True).input_features
-            windows[window] = ([i for i, _ in clips], features)
-        return windows, speech
+    def _features(self, clips: list[Audio], window_s: float) -> Any:
+        """Each clip padded to the window (audio longer than every window is cut to Whisper's 30 s, as the model's
+        own feature extractor does)."""
+        return self._processor.feature_extractor(
+            [clip.samples for clip in clips], sampling_rate=TARGET_RATE, return_tensors="pt",
+            padding="max_length", max_length=int(window_s * TARGET_RATE), truncation=True).input_features
+
+    def _to_full_window(self, row: Any) -> Any:
+        """Padded with the silence value, which is what zero audio gives after Whisper's log-mel floor."""
+        import torch
+
+        return torch.nn.functional.pad(row, (0, frames(WHISPER_WINDOW_S) - row.shape[-1]),
+                                       value=float(row.max()) - 2.0)
+
+    def _stack(self, rows: list[Any]) -> Any:
+        import torch
+
+        return torch.stack(rows)
 
     def _encode(self, features: Any) -> Any:
         """Whisper's encoder on any window up to 30 s: the same layers, with the positional table cut to the
@@ -356,49 +452,10 @@ class TransformersWhisper(Backend[Audio, Transcript]):
             hidden = out[0] if isinstance(out, tuple) else out
         return encoder.layer_norm(hidden)
 
-    def _forward(self, inputs: tuple[dict[float, tuple[list[int], Any]], list[float | None]]) -> _HfOutputs:
-        windows, speech = inputs
-        decoded = {window: (positions, *self._decode(features, window))
-                   for window, (positions, features) in windows.items()}
-        return self._redo_loops_on_full_window(windows, decoded), speech
-
-    def _redo_loops_on_full_window(self, windows: dict[float, tuple[list[int], Any]],
-                                   decoded: dict[float, tuple[Any, ...]]) -> dict[float, Any]:
-        """As the CTranslate2 backend does: a short-window decode that loops is decoded again on the 30 s window
-        (features padded with the silence value, which is what zero audio gives after Whisper's log-mel floor)."""
-        import torch
-
-        redo_positions: list[int] = []
-        redo_features = []
-        out: dict[float, Any] = {}
-        for window, entry in decoded.items():
-            positions: list[int] = entry[0]
-            columns: list[list[Any]] = list(entry[1:])  # generated tokens, log-prob sums and minima, no-speech
-            loops = set() if window >= WHISPER_WINDOW_S else {
-                j for j, tokens in enumerate(columns[0])
-                if compression_ratio(self._processor.tokenizer.decode(tokens, skip_special_tokens=True)) > LOOP_RATIO}
-            features = windows[window][1]
-            for j in sorted(loops):
-                row = features[j]
-                redo_features.append(torch.nn.functional.pad(row, (0, frames(WHISPER_WINDOW_S) - row.shape[-1]),
-                                                              value=float(row.max()) - 2.0))
-                redo_positions.append(positions[j])
-            keep = [j for j in range(len(positions)) if j not in loops]
-            if keep:
-                out[window] = ([positions[j] for j in keep], *([column[j] for j in keep] for column in columns))
-        if redo_positions:
-            again: tuple[Any, ...] = self._decode(torch.stack(redo_features), WHISPER_WINDOW_S)
-            if WHISPER_WINDOW_S in out:
-                earlier = out[WHISPER_WINDOW_S]
-                again = tuple(a + b for a, b in zip(earlier[1:], again, strict=True))
-                redo_positions = earlier[0] + redo_positions
-            out[WHISPER_WINDOW_S] = (redo_positions, *again)
-        return out
-
-    def _decode(self, features: Any, window_s: float
-                ) -> tuple[list[list[int]], list[float], list[float], list[float | None]]:
+    def _decode(self, features: Any, window_s: float) -> list[tuple[list[int], float, float, float | None]]:
         """Encoder once for the bucket, then a greedy decoder loop with a KV cache; per-token log-probabilities
-        and the no-speech probability come from the same passes."""
+        and the no-speech probability come from the same passes. Per row: the generated tokens, the sum and the
+        least of their log-probabilities, and the no-speech probability."""
         import torch
 
         model = self._model
@@ -438,7 +495,7 @@ class TransformersWhisper(Backend[Audio, Transcript]):
                 out = model(encoder_outputs=(encoded,), decoder_input_ids=next_ids[:, None],
                             past_key_values=past, use_cache=True)
                 logits, past = out.logits[:, -1].float(), out.past_key_values
-        return generated, logprob_sums, logprob_mins, no_speech
+        return list(zip(generated, logprob_sums, logprob_mins, no_speech, strict=True))
 
     def _special(self, token: str) -> int:
         found = self._token(token)
@@ -446,22 +503,16 @@ class TransformersWhisper(Backend[Audio, Transcript]):
             raise InvalidInput(f"{self.model_dir}: tokenizer has no {token} token")
         return found
 
-    def postprocess(self, outputs: _HfOutputs, batch: list[Audio]) -> list[Transcript]:
-        decoded, speech = outputs
+    def _texts(self, outputs: list[Any]) -> list[str]:
+        return [self._processor.tokenizer.decode(tokens, skip_special_tokens=True) for tokens, *_ in outputs]
+
+    def _read(self, outputs: list[Any]) -> list[Decoded]:
         eot = self._special("<|endoftext|>")
-        results: dict[int, Transcript] = {}
-        for window, (positions, generated, logprob_sums, logprob_mins, no_speech) in decoded.items():
-            for i, tokens, total, worst, ns in zip(positions, generated, logprob_sums, logprob_mins, no_speech,
-                                                   strict=True):
-                audio = batch[i]
-                text = self._processor.tokenizer.decode([t for t in tokens if t != eot],
-                                                        skip_special_tokens=True).strip()
-                results[i] = Transcript(text=text, language=LANGUAGE, duration_s=audio.duration_s,
-                                        avg_logprob=rounded(total / len(tokens)) if tokens else None,
-                                        no_speech_prob=rounded(ns), compression_ratio=compression_ratio(text),
-                                        rms_dbfs=audio.rms_dbfs, window_s=window, speech_s=speech[i],
-                                        min_token_logprob=rounded(worst) if tokens else None)
-        return [results[i] for i in range(len(batch))]
+        return [Decoded(text=self._processor.tokenizer.decode([t for t in tokens if t != eot],
+                                                              skip_special_tokens=True),
+                        avg_logprob=total / len(tokens) if tokens else None, no_speech_prob=no_speech,
+                        min_token_logprob=worst if tokens else None)
+                for tokens, total, worst, no_speech in outputs]
 
 
 class Scribe(Golem[Audio, Transcript]):

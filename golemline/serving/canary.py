@@ -25,7 +25,7 @@ from golemline import requestid
 from golemline.audio import Audio, decode
 from golemline.errors import ConfigError, InvalidInput
 from golemline.pipeline import Chain, PipelineResult
-from golemline.resources import sample
+from golemline.resources import SPOKEN, sample
 from golemline.serving import metrics
 from golemline.settings import Settings
 from golemline.wer import word_error_rate
@@ -51,12 +51,12 @@ class GoldenCase:
 
 
 GOLDEN: tuple[GoldenCase, ...] = (
-    GoldenCase("weather", "weather", spoken="What is the weather like in Paris today?"),
-    GoldenCase("timer", "timer", spoken="Set a timer for ten minutes."),
-    GoldenCase("music", "music", spoken="Please play some music."),
-    GoldenCase("news", "news", spoken="What is the news today?"),
-    GoldenCase("smalltalk", "smalltalk", spoken="Hello, how are you doing today?"),
-    GoldenCase("timer", "timer", spoken="Set a timer for ten minutes.", snr_db=20.0),
+    GoldenCase("weather", "weather", spoken=SPOKEN["weather"]),
+    GoldenCase("timer", "timer", spoken=SPOKEN["timer"]),
+    GoldenCase("music", "music", spoken=SPOKEN["music"]),
+    GoldenCase("news", "news", spoken=SPOKEN["news"]),
+    GoldenCase("smalltalk", "smalltalk", spoken=SPOKEN["smalltalk"]),
+    GoldenCase("timer", "timer", spoken=SPOKEN["timer"], snr_db=20.0),
     GoldenCase("noise", stage="scribe"),
     GoldenCase("silence", stage="scribe"),
 )

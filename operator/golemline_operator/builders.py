@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from golemline_operator import GOLEMS
+from golemline_operator.capture import capture_env, capture_volume
 
 API_VERSION = "serving.kserve.io/v1beta1"
 PORT = 8080
@@ -223,6 +224,7 @@ def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], 
     intents = intents_volume(spec)
     if intents is not None:
         env["GOLEM_INTENTS"] = f"{INTENTS_DIR}/{INTENTS_FILE}"
+    env.update(capture_env(spec, component))
     env_list: list[dict[str, Any]] = list(_env(env))
     if auth:
         env_list.append({"name": "GOLEM_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {
@@ -262,6 +264,10 @@ def _predictor(spec: dict[str, Any], workload: dict[str, Any], args: list[str], 
         predictor["volumes"].append(volume)
         if annotations:
             predictor["annotations"] = annotations
+    capture = capture_volume(spec, component)
+    if capture is not None:
+        predictor["volumes"].append(capture[0])
+        container["volumeMounts"].append(capture[1])
     for key in ("nodeSelector", "tolerations", "affinity"):
         if workload.get(key):
             predictor[key] = copy.deepcopy(workload[key])

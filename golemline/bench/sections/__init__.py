@@ -1,0 +1,1 @@
+"""`golem bench`'s sections, one module per theme (`golemline.bench.suite` names them and runs them)."""
