@@ -156,6 +156,11 @@ REGISTRY: dict[str, How] = {
     "export UV_FIND_LINKS=/opt/wheels UV_EXTRA_INDEX_URL=\"file:///opt/pypi/simple file:///opt/pypi-more/simple\" "
     "UV_INDEX_STRATEGY=unsafe-best-match": skip(LOWEST),
     "python -m pytest tests/test_documented_commands.py": skip("this test"),
+    ("python3 -m venv /tmp/kserve-floor && . /tmp/kserve-floor/bin/activate && pip install -q -e '.[test]' -e "
+     "./operator 'kserve==0.20.0' && python -m pytest tests/test_kserve_range.py tests/test_serving.py "
+     "tests/test_access.py tests/test_oip_clients.py tests/test_openapi.py tests/test_split.py "
+     "tests/test_reliability.py"): skip("a second venv with the lowest supported KServe and the serving tests; "
+                                        "CI's kserve-floor job runs it"),
     "mkdocs build --strict --site-dir /tmp/golemline-site": skip(
         "mkdocs comes with the test extra, not the README's install; tests/test_docs_site.py runs it"),
 }

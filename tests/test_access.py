@@ -26,15 +26,15 @@ SWITCH = "--model-repository-api"
 ROUTES_SCRIPT = """
 import json
 import golemline.serving  # imports KServe with an empty command line
+import kserve
 from fastapi.routing import iter_route_contexts
-from kserve.model_repository import ModelRepository
-from kserve.model_server import FASTAPI_APP_IMPORT_STRING, app
-from golemline.serving.repository import GolemRepositoryExtension
-from golemline.serving.server import GolemDataPlane, GolemRESTServer
+from golemline.serving.handlers import quiet_client_errors
+from golemline.serving.kserve_internals import InferencePlane, HostedRepositoryExtension, RestServer
+from golemline.serving.readiness import Readiness
 
-registry = ModelRepository()
-GolemRESTServer(FASTAPI_APP_IMPORT_STRING, GolemDataPlane(registry), GolemRepositoryExtension(registry, []),
-                8080).create_application()
+registry = kserve.ModelRepository()
+app = RestServer(InferencePlane(registry, Readiness()), HostedRepositoryExtension(registry, []), "127.0.0.1", 8080,
+                 30, quiet_client_errors).create_application()
 print(json.dumps([[m, r.path] for r in iter_route_contexts(app.routes) for m in sorted(r.methods or ())]))
 """
 

@@ -79,3 +79,59 @@ def test_mypy_sees_the_golems(tmp_path: Path) -> None:
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 1, proc.stdout
     assert 'incompatible type "int"; expected "Transcript"' in proc.stdout
+
+
+KSERVE_INTERNALS = ROOT / "golemline" / "serving" / "kserve_internals.py"
+PUBLIC_KSERVE_MODULES = {"kserve", "kserve.errors", "kserve.protocol.infer_type",
+                         "kserve.protocol.grpc.grpc_predict_v2_pb2", "kserve.protocol.grpc.grpc_predict_v2_pb2_grpc"}
+"""What golemline may import from KServe outside the internals module: the package (kserve.Model, ModelServer,
+ModelRepository, InferRequest…), its errors, and the Open Inference Protocol types and generated gRPC stubs."""
+KSERVE_PRIVATE = re.compile(
+    r"_model_registry|FASTAPI_APP_IMPORT_STRING|\bDataPlane\b|\bRESTServer\b|model_server\b|_app_configured"
+    r"|ModelRepositoryExtension|InferenceServicer|ExceptionToStatusInterceptor|disable_predictor_health_check"
+    r"|get_model_from_registry|parse_known_args|\bkserve(?:\.\w+)*\._\w+")
+
+
+def kserve_coupling(root: Path) -> list[str]:
+    """`file:line: what` for each KServe internal named, or KServe module imported beyond the public ones, in
+    golemline/ outside the internals module."""
+    import ast
+
+    found = []
+    for path in sorted((root / "golemline").rglob("*.py")):
+        if path.name == KSERVE_INTERNALS.name and path.parent.name == "serving":
+            continue
+        text = path.read_text()
+        where = path.relative_to(root)
+        found += [f"{where}:{i}: {m.group(0)}" for i, line in enumerate(text.splitlines(), 1)
+                  for m in KSERVE_PRIVATE.finditer(line)]
+        for node in ast.walk(ast.parse(text)):
+            modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                       else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            if isinstance(node, ast.ImportFrom) and node.module == "kserve.protocol.grpc":  # the generated stubs
+                modules = [f"{node.module}.{a.name}" for a in node.names]
+            found += [f"{where}:{node.lineno}: import {m}" for m in modules
+                      if m.split(".")[0] == "kserve" and m not in PUBLIC_KSERVE_MODULES]
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "kserve" \
+                    and (node.attr.startswith("_") or node.attr in {"model_server", "protocol", "model_repository"}):
+                found.append(f"{where}:{node.lineno}: kserve.{node.attr}")
+    return found
+
+
+def test_kserve_internals_are_named_only_in_their_module() -> None:
+    """KServe changes its internals between minor versions: outside `golemline/serving/kserve_internals.py`,
+    golemline uses only KServe's public API, so a KServe upgrade has one module to review."""
+    assert kserve_coupling(ROOT) == []
+
+
+def test_the_coupling_check_finds_each_kind_of_internal(tmp_path: Path) -> None:
+    """Each way of reaching into KServe is caught: a private name, an internal module, a private attribute."""
+    (tmp_path / "golemline" / "serving").mkdir(parents=True)
+    (tmp_path / "golemline" / "serving" / "kserve_internals.py").write_text("from kserve.model_server import app\n")
+    (tmp_path / "golemline" / "leak.py").write_text(
+        "import kserve\nfrom kserve.protocol.rest.server import RESTServer\nfrom kserve.errors import InvalidInput\n"
+        "import kserve.model_repository\nregistry = dataplane._model_registry\nkserve._private()\n")
+    assert sorted(set(kserve_coupling(tmp_path))) == [
+        "golemline/leak.py:2: RESTServer", "golemline/leak.py:2: import kserve.protocol.rest.server",
+        "golemline/leak.py:4: import kserve.model_repository", "golemline/leak.py:5: _model_registry",
+        "golemline/leak.py:6: kserve._private"]

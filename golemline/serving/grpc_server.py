@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import logging
 from concurrent import futures
-from typing import Any
 
 import grpc
 from grpc import aio
-from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc
-from kserve.protocol.grpc.interceptors import ExceptionToStatusInterceptor
-from kserve.protocol.grpc.servicer import InferenceServicer
 
 from golemline.errors import GolemlineError
 from golemline.serving import metrics
 from golemline.serving.access import GrpcAccessInterceptor
+from golemline.serving.kserve_internals import (
+    HostedRepositoryExtension,
+    InferencePlane,
+    add_inference_servicer,
+    status_interceptor,
+)
 from golemline.settings import Settings
 
 log = logging.getLogger("golemline.serve")
@@ -30,22 +32,20 @@ log = logging.getLogger("golemline.serve")
 STATUS_OF_HTTP = {400: grpc.StatusCode.INVALID_ARGUMENT, 404: grpc.StatusCode.NOT_FOUND,
                   413: grpc.StatusCode.RESOURCE_EXHAUSTED, 429: grpc.StatusCode.RESOURCE_EXHAUSTED,
                   503: grpc.StatusCode.UNAVAILABLE, 504: grpc.StatusCode.DEADLINE_EXCEEDED}
-class GolemlineStatusInterceptor(ExceptionToStatusInterceptor):
-    """golemline's typed errors → the gRPC status of their HTTP meaning; KServe's own errors as KServe maps them."""
 
-    async def handle_exception(self, ex: Exception, request_or_iterator: Any, context: Any,
-                               method_name: str) -> None:
-        status = _http_status(ex)
-        if status is None:
-            await super().handle_exception(ex, request_or_iterator, context, method_name)
-            return
-        code = STATUS_OF_HTTP.get(status, grpc.StatusCode.INTERNAL)
-        model = getattr(request_or_iterator, "model_name", "") or "server"
-        outcome = "overloaded" if status == 429 else ("invalid" if status < 500 else "error")
-        metrics.REQUESTS.labels(model, outcome).inc()
-        message = str(getattr(ex, "reason", "") or ex)
-        log.info("grpc %s -> %s: %s", method_name, code.name, message)  # a client's error: one line, no traceback
-        await context.abort(code, message)
+
+def status_of(ex: Exception, model: str, method_name: str) -> tuple[grpc.StatusCode, str] | None:
+    """golemline's typed errors and KServe's client errors → the gRPC status of their HTTP meaning, counted and
+    logged in one line (a client's error, no traceback); None leaves a server fault to KServe's mapping."""
+    status = _http_status(ex)
+    if status is None:
+        return None
+    code = STATUS_OF_HTTP.get(status, grpc.StatusCode.INTERNAL)
+    outcome = "overloaded" if status == 429 else ("invalid" if status < 500 else "error")
+    metrics.REQUESTS.labels(model, outcome).inc()
+    message = str(getattr(ex, "reason", "") or ex)
+    log.info("grpc %s -> %s: %s", method_name, code.name, message)
+    return code, message
 
 
 def _http_status(ex: Exception) -> int | None:
@@ -60,15 +60,15 @@ def _http_status(ex: Exception) -> int | None:
     return next((status for kind, status in kserve_statuses if isinstance(ex, kind)), None)
 
 
-def build_grpc_server(settings: Settings, dataplane: Any, repository_extension: Any) -> aio.Server:
+def build_grpc_server(settings: Settings, dataplane: InferencePlane,
+                      repository_extension: HostedRepositoryExtension) -> aio.Server:
     """An asyncio gRPC server with KServe's servicer, golemline's error mapping, auth and message limits."""
     interceptors: list[aio.ServerInterceptor] = [
         GrpcAccessInterceptor(settings.server.auth_token, settings.server.model_repository_api),
-        GolemlineStatusInterceptor()]
+        status_interceptor(status_of)]
     limit = settings.server.max_body_bytes
     server = aio.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors,
                         options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit)])
-    grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-        InferenceServicer(dataplane, repository_extension), server)
+    add_inference_servicer(server, dataplane, repository_extension)
     server.add_insecure_port(f"{settings.server.host}:{settings.server.grpc_port}")
     return server
