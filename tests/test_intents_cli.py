@@ -169,14 +169,16 @@ def test_a_bad_golden_set_names_the_row(rows: list[str], message: str, tmp_path:
 
 
 def test_a_none_row_may_be_rejected_at_any_stage() -> None:
+    from golemline.domain import IntentResult
+    from golemline.gating import Rejection
     from golemline.pipeline import PipelineResult
     from golemline.serving.canary import GoldenCase, score
 
     cases = (GoldenCase("a", "lights"), GoldenCase("b"))
-    ok = PipelineResult("a", intent={"label": "lights"})
-    refused = PipelineResult("b", status="rejected", rejection={"stage": "interpreter"})
+    ok = PipelineResult("a", intent=IntentResult(["lights", "fans"], [0.7, 0.2], 0.5))
+    refused = PipelineResult("b", status="rejected", rejection=Rejection("interpreter", "low_intent_score", "unsure"))
     assert score(cases, [ok, refused]).accuracy["pipeline"] == 1.0
-    answered = PipelineResult("b", intent={"label": "locks"})
+    answered = PipelineResult("b", intent=IntentResult(["locks", "lights"], [0.7, 0.2], 0.5))
     assert score(cases, [ok, answered]).accuracy["pipeline"] == 0.5
 
 
