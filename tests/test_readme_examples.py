@@ -21,7 +21,7 @@ RUN_PAGE = (ROOT / "docs" / "run.md").read_text()
 SERVING_PAGE = (ROOT / "docs" / "serving.md").read_text()
 
 # Figures that change from run to run or machine to machine; everything else must match the real output exactly.
-MEASURED = re.compile(r"\d+\.\d+ s|\d+\.\d+ MiB")
+MEASURED = re.compile(r"\d+\.\d+ s|\d+\.\d+ [KMG]iB")
 
 
 def _comparable(lines: list[str]) -> list[str]:
