@@ -447,7 +447,7 @@ def command_run(args: argparse.Namespace) -> int:
         finally:
             pipeline.close()
     for outcome in outcomes:
-        shown = outcome if outcome is not None else next(results)
+        shown: dict[str, Any] | PipelineResult = next(results) if outcome is None else outcome
         if args.json:
             print(json.dumps(shown if isinstance(shown, dict) else shown.as_dict()))
         else:
