@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Protocol
 
 from golemline.audio import Audio
 from golemline.domain import IntentResult, LongFormWindow, Reply, Transcript
@@ -107,7 +107,18 @@ def check_audio(audio: Audio, policy: GatePolicy) -> Rejection | None:
     return None
 
 
-def silent_window(window: LongFormWindow, policy: GatePolicy | GatingPolicy) -> bool:
+class NoSpeechBounds(Protocol):
+    """The two Scribe thresholds the long-form rule reads. The Scribe applies the rule while it decodes (it drops
+    silent windows' text), from its settings, before any `GatePolicy` exists; both carry these two as configured."""
+
+    @property
+    def max_no_speech_prob(self) -> float: ...
+
+    @property
+    def min_avg_logprob(self) -> float: ...
+
+
+def silent_window(window: LongFormWindow, policy: NoSpeechBounds) -> bool:
     """Whisper's own long-form rule (openai-whisper's and faster-whisper's `transcribe`): a 30 s window of long
     audio is silence only when its no-speech probability is above the bound AND its text is unlikely (average
     log-probability below the bound). The no-speech probability alone refused clear dictations, whose windows

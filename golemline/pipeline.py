@@ -112,11 +112,10 @@ class Chain:
     """The gated chain over three stage callers, gating with one resolved `GatePolicy`."""
 
     def __init__(self, settings: Settings, callers: StageCallers,
-                 memory_report: Callable[[], dict[str, Any]] | None = None, gate: GatePolicy | None = None) -> None:
-        """`gate`: the thresholds to apply; None resolves them from `settings` (`GatePolicy.of`)."""
+                 memory_report: Callable[[], dict[str, Any]] | None = None) -> None:
         self.settings = settings
         self.callers = callers
-        self.gate = gate if gate is not None else GatePolicy.of(settings)
+        self.gate = GatePolicy.of(settings)  # resolved once: no threshold is looked up per request
         self.memory_report = memory_report or dict
 
     @staticmethod
@@ -209,7 +208,7 @@ class Pipeline:
         callers = StageCallers(scribe=self._local_caller("scribe", "interpreter"),
                                interpreter=self._local_caller("interpreter", "oracle"),
                                oracle=self._local_caller("oracle", None))
-        self.chain = Chain(settings, callers, self.manager.report, GatePolicy.of(settings))
+        self.chain = Chain(settings, callers, self.manager.report)
         self.capture = capture.from_settings(settings)  # None unless --capture-dir: capture is opt-in
         self._started = False
 

@@ -78,6 +78,7 @@ def cases(workdir: Path) -> list[tuple[str, str | None, np.ndarray]]:
 
 def main() -> None:
     settings = Settings()
+    gate = GatePolicy.of(settings)
     scribe = Scribe(settings)
     scribe.load()
     model = scribe._loaded_backend()._model  # noqa: SLF001 - the same faster-whisper model, for the "before" path
@@ -89,9 +90,9 @@ def main() -> None:
         row: dict[str, Any] = {"case": name, "speech": said is not None}
         for side, transcribe in (("before", lambda a: before(model, a, settings)),
                                  ("after", lambda a: scribe.run([a])[0])):
-            rejection = check_audio(audio, GatePolicy.of(settings))
+            rejection = check_audio(audio, gate)
             transcript = None if rejection else transcribe(audio)
-            rejection = rejection or (check_transcript(transcript, GatePolicy.of(settings)) if transcript else None)
+            rejection = rejection or (check_transcript(transcript, gate) if transcript else None)
             row[side] = rejection.reason if rejection else "pass"
             if said is not None and transcript is not None:
                 row[f"{side}_wer"] = round(word_error_rate(said, transcript.text), 3)

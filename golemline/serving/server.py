@@ -22,7 +22,6 @@ import kserve
 
 from golemline.devices import apply_threads
 from golemline.errors import ConfigError, GolemlineError
-from golemline.gating import GatePolicy
 from golemline.lifecycle import LifecycleManager, ManagedGolem
 from golemline.pipeline import STAGES, Chain, StageCaller, StageCallers, build_golems
 from golemline.predictors.base import Golem
@@ -162,7 +161,7 @@ def build_deployment(settings: Settings, golem_names: tuple[str, ...], with_pipe
         async def remotes_down() -> list[str]:
             return [f"golem {r.name} at {r.base_url}" for r in deployment.remotes.values() if not await r.ready()]
 
-        chain = Chain(settings, callers, manager.report, GatePolicy.of(settings))
+        chain = Chain(settings, callers, manager.report)
         deployment.pipeline = PipelineModel(settings, chain, local_ready, remotes_down)
     return deployment
 
